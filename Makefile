@@ -1,0 +1,49 @@
+# The README's commands. Each target sets up .venv itself, so a fresh clone needs only python3.11.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO ?= demo
+CORES ?= 2
+
+.PHONY: help venv demo test test-fast lint format clean-demo
+
+help:
+	@echo "make demo   - set up .venv, simulate the synthetic field under $(DEMO)/ and run the workflow on it"
+	@echo "make test   - set up .venv and run the whole test suite"
+	@echo "make lint   - ruff, snakefmt --check and snakemake --lint"
+	@echo "make format - apply ruff format and snakefmt"
+
+$(STAMP): requirements.txt pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python resources/scripts/demo.py --output $(DEMO) --cores $(CORES)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow and not workflow and not integration"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/snakefmt --check workflow
+	$(BIN)/snakemake --lint --snakefile workflow/Snakefile --directory . --config fields_csv=tests/data/fields-lint.csv
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+	$(BIN)/snakefmt workflow
+
+clean-demo:
+	rm -rf $(DEMO)

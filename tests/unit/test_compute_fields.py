@@ -1,0 +1,167 @@
+"""computeFields.py end to end on small tables: naming, stable names, bad inputs, MAST boundary."""
+
+import json
+
+import pandas as pd
+import pytest
+from fieldtools import box_region, exposure, table
+from wfsspipe.fields import compute, mast
+
+# Ursa Major, Virgo: two constellations with fields far apart.
+UMA = (165.0, 56.0)
+VIR = (190.0, 2.0)
+
+
+def box(centre, dx=0.0, half=60.0):
+    return box_region(centre[0], centre[1], dx - half, dx + half, -half, half)
+
+
+def run(tmp_path, rows, *extra, output="FIELDS"):
+    path = tmp_path / "obs.ecsv"
+    table(rows).write(path, overwrite=True)
+    code = compute.main(["--from-table", str(path), "--output-dir", str(tmp_path / output), "--no-plot", *extra])
+    return code
+
+
+def read_fields(tmp_path, output="FIELDS"):
+    return pd.read_csv(tmp_path / output / "fields.csv", dtype={"proposal_id": str})
+
+
+def names_by_obs(tmp_path):
+    fields = read_fields(tmp_path)
+    return dict(zip(fields["obs_id"], fields["field"]))
+
+
+def test_naming_order_follows_first_observation(tmp_path):
+    rows = [
+        exposure(1, box(UMA, dx=0), t_min=60100),
+        exposure(2, box(UMA, dx=2000), t_min=60050),  # second UMa field, observed first
+        exposure(3, box(UMA, dx=4000), t_min=60050),  # same start: obs_id breaks the tie
+        exposure(4, box(VIR), t_min=60200, kind="NIRISS/IMAGE", filters="CLEAR;F200W"),
+    ]
+    assert run(tmp_path, rows) == 0
+    names = names_by_obs(tmp_path)
+    obs = [row["obs_id"] for row in rows]
+    assert names[obs[1]] == "uma-00"
+    assert names[obs[2]] == "uma-01"
+    assert names[obs[0]] == "uma-02"
+    assert names[obs[3]] == "vir-00"
+    fields = read_fields(tmp_path).set_index("obs_id")
+    assert fields.loc[obs[3], "filter"] == "CLEAR" and fields.loc[obs[3], "pupil"] == "F200W"
+    assert fields.loc[obs[3], "exp_type"] == "NIS_IMAGE"
+    assert fields.loc[obs[0], "filename"] == f"{obs[0]}_uncal.fits"
+    assert fields.loc[obs[0], "dataURI"] == f"mast:JWST/product/{obs[0]}_uncal.fits"
+
+
+def test_names_are_stable_when_data_arrive(tmp_path):
+    first = [exposure(1, box(UMA, dx=0), 60100), exposure(2, box(UMA, dx=2000), 60200)]
+    assert run(tmp_path, first) == 0
+    before = names_by_obs(tmp_path)
+    assert sorted(before.values()) == ["uma-00", "uma-01"]
+
+    # New exposures: one in an existing field, one new field observed *earlier* than both.
+    second = first + [exposure(3, box(UMA, dx=50), 60300), exposure(4, box(UMA, dx=6000), 60000)]
+    assert run(tmp_path, second) == 0
+    after = names_by_obs(tmp_path)
+    for obs_id, name in before.items():
+        assert after[obs_id] == name
+    assert after[second[2]["obs_id"]] == after[first[0]["obs_id"]]
+    assert after[second[3]["obs_id"]] == "uma-02"  # next free index, not a renumbering
+
+    # A bridge between uma-00 and uma-01 merges them: the oldest name survives.
+    bridge = exposure(5, box(UMA, dx=1000, half=1000), 60400)
+    assert run(tmp_path, second + [bridge]) == 0
+    merged = names_by_obs(tmp_path)
+    assert set(merged[r["obs_id"]] for r in first + [bridge]) == {"uma-00"}
+    registry = json.loads((tmp_path / "FIELDS" / "field_names.json").read_text())
+    assert registry["aliases"] == {"uma-01": "uma-00"}
+    assert "uma-01" in registry["fields"]["uma-00"]["aliases"]
+
+    # A later new field never reuses the retired index.
+    assert run(tmp_path, second + [bridge, exposure(6, box(UMA, dx=9000), 60500)]) == 0
+    assert names_by_obs(tmp_path)[f"jw01571006001_02101_00001_nis"] == "uma-03"
+
+
+def test_program_filter_and_level3_rows(tmp_path):
+    rows = [exposure(1, box(VIR), 60000), exposure(2, box(UMA), 60000, program="9999")]
+    level3 = dict(rows[0], obs_id="jw01571-o001_t001_niriss_clear-f150w")
+    assert run(tmp_path, rows + [level3]) == 0
+    fields = read_fields(tmp_path)
+    assert list(fields["obs_id"]) == [rows[0]["obs_id"]]
+    assert run(tmp_path, rows, "--proposal-ids", "9999", output="OTHER") == 0
+    assert list(read_fields(tmp_path, "OTHER")["proposal_id"]) == ["9999"]
+
+
+def existing_outputs(tmp_path):
+    rows = [exposure(1, box(VIR), 60000)]
+    assert run(tmp_path, rows) == 0
+    folder = tmp_path / "FIELDS"
+    return {path.name: path.read_bytes() for path in folder.iterdir()}
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda rows: [{k: v for k, v in r.items() if k != "s_region"} for r in rows], "lacks the column"),
+        (lambda rows: [dict(r, s_region="POLYGON ICRS 1 2 3") for r in rows], "s_region could not be parsed"),
+        (lambda rows: [dict(r, s_region="CIRCLE ICRS 1 2 0.1") for r in rows], "only POLYGON"),
+        (lambda rows: [], "no rows"),
+        (lambda rows: [dict(r, instrument_name="NIRCAM/IMAGE") for r in rows], "no NIRISS"),
+        (lambda rows: [dict(r, filters="F150W") for r in rows], "FILTER;PUPIL"),
+    ],
+)
+def test_bad_input_is_refused_and_leaves_fields_untouched(tmp_path, capsys, mutate, message):
+    before = existing_outputs(tmp_path)
+    capsys.readouterr()
+    rows = mutate([exposure(7, box(UMA), 60500)])
+    assert run(tmp_path, rows) == 2
+    err = capsys.readouterr().err
+    assert message in err and "obs.ecsv" in err and "nothing was written" in err
+    after = {path.name: path.read_bytes() for path in (tmp_path / "FIELDS").iterdir()}
+    assert after == before
+
+
+def test_missing_or_unreadable_table(tmp_path, capsys):
+    assert compute.main(["--from-table", str(tmp_path / "nope.ecsv"), "--output-dir", str(tmp_path)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    broken = tmp_path / "broken.fits"
+    broken.write_bytes(b"SIMPLE  = not a fits file")
+    assert compute.main(["--from-table", str(broken), "--output-dir", str(tmp_path)]) == 2
+    assert "could not be read" in capsys.readouterr().err
+
+
+def test_query_mode_goes_through_the_mast_module(tmp_path, monkeypatch):
+    asked = []
+
+    def fake_query(proposal_ids):
+        asked.append(list(proposal_ids))
+        rows = [exposure(1, box(VIR), 60000)]
+        result = table(rows)
+        result["dataURI"] = [f"mast:JWST/product/{rows[0]['obs_id']}_uncal.fits"]
+        result["size"] = [84_000_000]
+        return result
+
+    monkeypatch.setattr(mast, "query_observations", fake_query)
+    assert compute.main(["--output-dir", str(tmp_path / "FIELDS"), "--no-plot"]) == 0
+    assert asked == [["1571", "3383", "4681"]]
+    assert int(read_fields(tmp_path)["size"].iloc[0]) == 84_000_000
+
+
+def test_mast_unreachable_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    import requests
+
+    calls = []
+
+    def refuse(**kwargs):
+        calls.append(kwargs)
+        raise requests.ConnectionError("Name or service not known")
+
+    from astroquery.mast import Observations
+
+    monkeypatch.setattr(Observations, "query_criteria", refuse)
+    monkeypatch.setattr(mast._query_program.retry, "sleep", lambda seconds: None)
+    assert compute.main(["--output-dir", str(tmp_path / "FIELDS"), "--proposal-ids", "1571"]) == 2
+    err = capsys.readouterr().err
+    assert "MAST could not be reached for program 1571" in err and "--from-table" in err
+    assert len(calls) == mast.ATTEMPTS
+    assert not (tmp_path / "FIELDS").exists()

@@ -1,0 +1,1 @@
+"""Sky fields: grouping NIRISS exposures on the sphere and naming them."""

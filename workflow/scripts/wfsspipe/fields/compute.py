@@ -1,0 +1,191 @@
+"""``computeFields.py``: query (or read) NIRISS exposures, group them into fields, name them.
+
+Writes into the output folder, each file atomically and only after every check passed:
+``fields.csv`` (one row per UNCAL product), ``field_names.json`` (the names registry) and
+``fields.png`` (a sky plot of all fields).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..atomic import atomic_path
+from .grouping import group_footprints
+from .naming import Component, RegistryError, assign_names, load_registry, save_registry
+from .table import OUTPUT_COLUMNS, TableError, read_observation_table, select_exposures
+
+log = logging.getLogger("computeFields")
+
+DEFAULT_PROGRAMS = ["1571", "3383", "4681"]
+FIELDS_CSV = "fields.csv"
+REGISTRY = "field_names.json"
+SKY_PLOT = "fields.png"
+
+
+class FieldsError(RuntimeError):
+    """Anything that stops the fields from being computed; the message is for the user."""
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="computeFields.py",
+        description="Group NIRISS imaging/WFSS exposures into sky fields and name them.",
+    )
+    parser.add_argument(
+        "--proposal-ids", nargs="+", default=DEFAULT_PROGRAMS, metavar="ID",
+        help="JWST programs to include (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--separation", type=float, default=30.0, metavar="ARCSEC",
+        help="join fields whose footprints come closer than this, arcsec (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--output-dir", type=Path, default=Path("FIELDS"), metavar="DIR",
+        help="where fields.csv, the names registry and the sky plot go (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--from-table", type=Path, metavar="OBS_TABLE",
+        help="read this observation table (ECSV, CSV or FITS) instead of querying MAST",
+    )
+    parser.add_argument("--no-plot", action="store_true", help="skip the sky plot")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only warnings and errors")
+    args = parser.parse_args(argv)
+    if not args.separation >= 0:
+        parser.error("--separation must be a non-negative number of arcsec")
+    args.proposal_ids = [str(p).strip() for p in args.proposal_ids]
+    return args
+
+
+def compute_fields(
+    exposures: pd.DataFrame, separation_arcsec: float, registry: dict
+) -> tuple[pd.DataFrame, dict, dict]:
+    """Group and name exposures. Returns (fields table, new registry, naming report)."""
+    labels = group_footprints(list(exposures["polygon"]), separation_arcsec)
+    exposures = exposures.assign(_label=labels).sort_values(["t_min", "obs_id"], kind="stable")
+    components, label_order = [], []
+    for label, members in exposures.groupby("_label", sort=False):
+        components.append(
+            Component(
+                obs_ids=list(members["obs_id"]),
+                t_min=list(members["t_min"]),
+                ra=float(members["s_ra"].iloc[0]),
+                dec=float(members["s_dec"].iloc[0]),
+            )
+        )
+        label_order.append(label)
+    naming = assign_names(components, registry)
+    name_of_label = dict(zip(label_order, naming.names))
+    table = exposures.assign(field=exposures["_label"].map(name_of_label))
+    table = table.sort_values(["field", "t_min", "obs_id"], kind="stable")[OUTPUT_COLUMNS]
+    report = {"new": naming.new, "merged": naming.merged, "split": naming.split}
+    return table.reset_index(drop=True), naming.registry, report
+
+
+def write_outputs(table: pd.DataFrame, registry: dict, output_dir: Path, plot: bool) -> None:
+    output_dir.mkdir(parents=True, exist_ok=True)
+    if plot:
+        with atomic_path(output_dir / SKY_PLOT) as tmp:
+            plot_fields(table, tmp)
+    with atomic_path(output_dir / FIELDS_CSV) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.10g")
+    # The registry goes last: a run that dies before it leaves the old names in force.
+    save_registry(output_dir / REGISTRY, registry)
+
+
+def plot_fields(table: pd.DataFrame, path: Path) -> None:
+    """An all-sky (Mollweide) plot of the field centres, coloured by program."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    centres = table.groupby("field").agg(
+        ra=("s_ra", "first"), dec=("s_dec", "first"), program=("proposal_id", "first"),
+        exposures=("obs_id", "size"),
+    )
+    ra = np.deg2rad(-((centres["ra"].to_numpy() + 180.0) % 360.0 - 180.0))  # east to the left
+    dec = np.deg2rad(centres["dec"].to_numpy())
+    figure = plt.figure(figsize=(11, 6))
+    axes = figure.add_subplot(projection="mollweide")
+    for program, rows in centres.groupby("program"):
+        mask = centres["program"].to_numpy() == program
+        axes.scatter(ra[mask], dec[mask], s=8 + 2 * np.sqrt(rows["exposures"]), label=f"program {program}")
+    axes.set_xticks(np.deg2rad([-150, -120, -90, -60, -30, 0, 30, 60, 90, 120, 150]))
+    axes.set_xticklabels(["150°", "120°", "90°", "60°", "30°", "0°", "330°", "300°", "270°", "240°", "210°"])
+    axes.grid(True, alpha=0.4)
+    axes.legend(loc="lower right", fontsize=8)
+    axes.set_title(f"{len(centres)} NIRISS WFSS fields, {len(table)} exposures (ICRS)")
+    figure.savefig(path, dpi=110, format="png")
+    plt.close(figure)
+
+
+def summary(table: pd.DataFrame, report: dict) -> str:
+    per_field = table.groupby("field").agg(
+        exposures=("obs_id", "size"),
+        programs=("proposal_id", lambda p: ",".join(sorted(set(p)))),
+        filters=("pupil", lambda p: ",".join(sorted(set(p)))),
+        grism=("exp_type", lambda e: int((e == "NIS_WFSS").sum())),
+    )
+    lines = [
+        f"{len(per_field)} fields, {len(table)} exposures "
+        f"({int((table['exp_type'] == 'NIS_WFSS').sum())} grism), "
+        f"programs {' '.join(sorted(table['proposal_id'].unique()))}",
+    ]
+    if report["new"]:
+        lines.append(f"new fields: {len(report['new'])}")
+    for kept, aliases in report["merged"].items():
+        lines.append(f"merged: {', '.join(aliases)} -> {kept} (kept the oldest name)")
+    for name in report["split"]:
+        lines.append(f"warning: the exposures of {name} are now in several fields; it kept its first")
+    lines.append(f"{'field':8} {'exp':>4} {'grism':>5}  {'programs':14} filters")
+    for name, row in per_field.iterrows():
+        lines.append(f"{name:8} {row.exposures:4d} {row.grism:5d}  {row.programs:14} {row.filters}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(levelname)s: %(message)s",
+    )
+    try:
+        if args.from_table:
+            source = str(args.from_table)
+            observations = read_observation_table(args.from_table)
+        else:
+            from .mast import MastUnavailable, query_observations
+
+            source = f"the MAST query for programs {' '.join(args.proposal_ids)}"
+            try:
+                observations = query_observations(args.proposal_ids)
+            except MastUnavailable as error:
+                raise FieldsError(str(error)) from None
+        exposures = select_exposures(observations, args.proposal_ids, source)
+        registry = load_registry(args.output_dir / REGISTRY)
+        table, registry, report = compute_fields(exposures, args.separation, registry)
+        validate_fields_table(table)
+        write_outputs(table, registry, args.output_dir, plot=not args.no_plot)
+    except (FieldsError, TableError, RegistryError) as error:
+        print(f"computeFields: error: {error}", file=sys.stderr)
+        print("computeFields: nothing was written.", file=sys.stderr)
+        return 2
+    if not args.quiet:
+        print(summary(table, report))
+        print(f"wrote {args.output_dir / FIELDS_CSV}")
+    return 0
+
+
+def validate_fields_table(table: pd.DataFrame) -> None:
+    """Check the table against workflow/schemas/fields.schema.yaml, as the Snakefile does."""
+    from ..schemas import validate_fields
+
+    problems = validate_fields(table)
+    if problems:
+        raise FieldsError("the computed table breaks the fields schema: " + "; ".join(problems[:5]))

@@ -1,0 +1,33 @@
+"""JWST product names: the patterns every filename from a table must match before use."""
+
+from __future__ import annotations
+
+import re
+
+# jw PPPPP OOO VVV _ GG S AA _ EEEEE _ detector: program, observation, visit, visit group,
+# parallel sequence, activity (base 36), exposure, detector. NIRISS detector is ``nis``.
+EXPOSURE_PATTERN = r"jw\d{11}_\d{3}[0-9a-z]{2}_\d{5}_nis"
+EXPOSURE_RE = re.compile(rf"^{EXPOSURE_PATTERN}$")
+UNCAL_RE = re.compile(rf"^({EXPOSURE_PATTERN})_uncal\.fits$")
+FIELD_PATTERN = r"[a-z]{3}-\d{2,3}"
+FIELD_RE = re.compile(rf"^{FIELD_PATTERN}$")
+
+
+def is_exposure(obs_id: str) -> bool:
+    """True for an exposure-level NIRISS product root such as ``jw01571001001_02101_00001_nis``."""
+    return bool(EXPOSURE_RE.match(obs_id))
+
+
+def uncal_filename(obs_id: str) -> str:
+    """``{obs_id}_uncal.fits``, refusing anything that is not an exposure name."""
+    if not is_exposure(obs_id):
+        raise ValueError(f"{obs_id!r} is not a NIRISS exposure name like jw01571001001_02101_00001_nis")
+    return f"{obs_id}_uncal.fits"
+
+
+def exposure_of(filename: str) -> str:
+    """The exposure root of an UNCAL filename, refusing anything else (paths included)."""
+    match = UNCAL_RE.match(filename)
+    if not match:
+        raise ValueError(f"{filename!r} is not a NIRISS UNCAL product name (jw..._nis_uncal.fits)")
+    return match.group(1)
