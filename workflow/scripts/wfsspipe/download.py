@@ -1,0 +1,182 @@
+"""Fetch one product from MAST's download service, verified and written atomically.
+
+``{archive_url}?uri={dataURI}`` is fetched into ``<output>.part`` beside the output, resumed with
+an HTTP Range request when an earlier attempt left part of it, checked (size against the table
+and the server's Content-Length, FITS structure, FITS checksums where the file has them) and only
+then renamed onto the output. A failed check deletes the part file so the next attempt starts
+clean; nothing unverified ever carries the product's name.
+
+A MAST token, when the environment variable named in the config holds one, goes into the
+``Authorization`` header and nowhere else: URLs carry no token and the log never prints headers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import requests
+
+log = logging.getLogger(__name__)
+
+CHUNK = 1 << 20
+
+
+class DownloadError(RuntimeError):
+    """The product could not be fetched and verified; the message says why."""
+
+
+class _Refused(DownloadError):
+    """A failure no retry can mend (access refused, no such product)."""
+
+
+class _Retryable(Exception):
+    """A failure worth another attempt (network, 5xx, 429, short or bad body)."""
+
+
+@dataclass(frozen=True)
+class DownloadSpec:
+    uri: str  # mast:JWST/product/<file>
+    output: Path
+    expected_size: int | None = None
+    archive_url: str = "https://mast.stsci.edu/api/v0.1/Download/file"
+    token: str | None = None
+    retries: int = 6
+    timeout: float = 120.0
+    backoff: float = 2.0  # seconds before the second attempt; doubles each time, at most 60
+
+
+def product_url(archive_url: str, uri: str) -> str:
+    return f"{archive_url}?uri={quote(uri, safe=':/')}"
+
+
+def fetch(spec: DownloadSpec, sleep=time.sleep) -> Path:
+    """Download ``spec.uri`` to ``spec.output``; raise :class:`DownloadError` after the retries."""
+    output = Path(spec.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    part = output.with_name(output.name + ".part")
+    url = product_url(spec.archive_url, spec.uri)
+    headers = {"User-Agent": "wfsspipe-download"}
+    if spec.token:
+        headers["Authorization"] = f"token {spec.token}"
+    last_problem = "no attempt made"
+    for attempt in range(1, spec.retries + 1):
+        try:
+            _attempt(url, part, headers, spec)
+            verify_fits(part, spec.expected_size)
+        except _Retryable as problem:
+            last_problem = str(problem)
+        except _Refused:
+            part.unlink(missing_ok=True)
+            raise
+        except DownloadError as problem:  # verification failed: start from scratch next time
+            last_problem = str(problem)
+            part.unlink(missing_ok=True)
+        else:
+            os.replace(part, output)
+            log.info("verified and saved %s (%d bytes)", output.name, output.stat().st_size)
+            return output
+        if attempt < spec.retries:
+            wait = min(spec.backoff * 2 ** (attempt - 1), 60.0)
+            log.warning("attempt %d/%d for %s failed: %s; retrying in %.0f s", attempt, spec.retries, spec.uri, last_problem, wait)
+            sleep(wait)
+    part.unlink(missing_ok=True)
+    raise DownloadError(
+        f"{spec.uri}: gave up after {spec.retries} attempts; last problem: {last_problem}. "
+        f"Check the archive ({spec.archive_url}) and rerun; nothing was left at {output}."
+    )
+
+
+def _attempt(url: str, part: Path, headers: dict, spec: DownloadSpec) -> None:
+    have = part.stat().st_size if part.exists() else 0
+    request_headers = dict(headers)
+    if have:
+        request_headers["Range"] = f"bytes={have}-"
+    try:
+        response = requests.get(url, headers=request_headers, stream=True, timeout=(30, spec.timeout))
+    except requests.RequestException as error:
+        raise _Retryable(f"request failed: {type(error).__name__}") from None
+    with response:
+        if response.status_code in (401, 403):
+            raise _Refused(
+                f"{spec.uri}: the archive refused access (HTTP {response.status_code}); "
+                "for proprietary data set a MAST token in the configured environment variable"
+            )
+        if response.status_code == 404:
+            raise _Refused(f"{spec.uri}: not found at the archive (HTTP 404); check the dataURI in the fields table")
+        if response.status_code == 416 and have:  # our part is complete or bigger than the file
+            part.unlink(missing_ok=True)
+            raise _Retryable("range not satisfiable; restarting")
+        if response.status_code >= 400:
+            raise _Retryable(f"HTTP {response.status_code}")
+        if have and response.status_code != 206:
+            have = 0  # the server ignored the Range: start over
+        length = response.headers.get("Content-Length")
+        total = have + int(length) if length is not None else spec.expected_size
+        if spec.expected_size is not None and total is not None and total != spec.expected_size:
+            raise DownloadError(
+                f"{spec.uri}: the archive offers {total} bytes but the fields table says "
+                f"{spec.expected_size}; recompute the table if the product was reprocessed"
+            )
+        mode = "ab" if have else "wb"
+        received, next_report = have, 0.1
+        started = time.monotonic()
+        try:
+            with open(part, mode) as handle:
+                for chunk in response.iter_content(CHUNK):
+                    handle.write(chunk)
+                    received += len(chunk)
+                    if total and received / total >= next_report:
+                        rate = (received - have) / max(time.monotonic() - started, 1e-3) / 1e6
+                        log.info("%s: %3.0f%% of %.1f MB (%.1f MB/s)", part.name[:-5], 100 * received / total, total / 1e6, rate)
+                        next_report += 0.1
+                handle.flush()
+                os.fsync(handle.fileno())
+        except (requests.RequestException, OSError) as error:
+            if isinstance(error, OSError) and not isinstance(error, ConnectionError) and error.errno is not None:
+                raise DownloadError(f"{spec.uri}: cannot write {part}: {error}") from None
+            raise _Retryable(f"transfer interrupted after {received} bytes ({type(error).__name__})") from None
+        if total is not None and received < total:
+            raise _Retryable(f"transfer ended early: {received} of {total} bytes")
+
+
+def verify_fits(path: Path, expected_size: int | None) -> None:
+    """Check a downloaded FITS file: size, block structure of every HDU, checksums if present."""
+    size = path.stat().st_size
+    if expected_size is not None and size != expected_size:
+        raise DownloadError(f"{path.name[:-5] if path.name.endswith('.part') else path.name}: {size} bytes, the table says {expected_size}")
+    problem = fits_problem(path)
+    if problem:
+        raise DownloadError(f"{path.name}: {problem}")
+
+
+def fits_problem(path: Path) -> str | None:
+    """What is wrong with the FITS file at ``path`` (None when it is whole)."""
+    import warnings
+
+    from astropy.io import fits
+
+    size = path.stat().st_size
+    if size == 0 or size % 2880:
+        return f"size {size} is not a whole number of 2880-byte FITS blocks (truncated?)"
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            # checksum=True verifies CHECKSUM/DATASUM where the file has them (MAST products do)
+            with fits.open(path, memmap=True, checksum=True) as hdus:
+                end = 0
+                for hdu in hdus:
+                    info = hdu.fileinfo()
+                    end = info["datLoc"] + info["datSpan"]
+    except Exception as error:  # astropy raises OSError, VerifyError, ValueError...
+        return f"not a readable FITS file ({type(error).__name__}: {error})"
+    bad_sums = [str(w.message) for w in caught if "sum" in str(w.message).lower()]
+    if bad_sums:
+        return f"checksum mismatch: {bad_sums[0]}"
+    if end != size:
+        return f"FITS structure ends at byte {end} but the file has {size} bytes"
+    return None
