@@ -41,7 +41,14 @@ def shifted(table: Table, k: int) -> Table:
 
     copy["s_region"] = [move(r) for r in copy["s_region"]]
     # Observation numbers 500+ keep names valid and distinct from the original's.
-    copy["obs_id"] = [re.sub(r"^(jw\d{5})(\d{3})", lambda m: f"{m.group(1)}{(int(m.group(2)) + 200 * k) % 1000:03d}", o) for o in copy["obs_id"]]
+    copy["obs_id"] = [
+        re.sub(
+            r"^(jw\d{5})(\d{3})",
+            lambda m: f"{m.group(1)}{(int(m.group(2)) + 200 * k) % 1000:03d}",
+            o,
+        )
+        for o in copy["obs_id"]
+    ]
     return copy
 
 
@@ -51,8 +58,21 @@ def measure(table_path: Path, repeat: int) -> tuple[float, float, int]:
         with tempfile.TemporaryDirectory() as output:
             start = time.perf_counter()
             result = subprocess.run(
-                ["/usr/bin/time", "-f", "%M", sys.executable, str(SCRIPT), "--from-table", str(table_path), "--output-dir", output, "-q"],
-                capture_output=True, text=True, check=True,
+                [
+                    "/usr/bin/time",
+                    "-f",
+                    "%M",
+                    sys.executable,
+                    str(SCRIPT),
+                    "--from-table",
+                    str(table_path),
+                    "--output-dir",
+                    output,
+                    "-q",
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
             )
             times.append(time.perf_counter() - start)
             rss.append(int(result.stderr.strip().splitlines()[-1]) / 1024)
@@ -62,7 +82,9 @@ def measure(table_path: Path, repeat: int) -> tuple[float, float, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--table", type=Path, default=ROOT.parent / "shared" / "data" / "fields" / "public.ecsv")
+    parser.add_argument(
+        "--table", type=Path, default=ROOT.parent / "shared" / "data" / "fields" / "public.ecsv"
+    )
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     public = Table.read(args.table)
@@ -72,7 +94,9 @@ def main() -> None:
             path = Path(folder) / f"x{factor}.ecsv"
             vstack([shifted(public, k) for k in range(factor)]).write(path)
             seconds, peak, fields = measure(path, args.repeat)
-            print(f"{factor:>4}x {len(public) * factor:>9} {fields:>6} {seconds:>8.2f} {peak:>8.0f}")
+            print(
+                f"{factor:>4}x {len(public) * factor:>9} {fields:>6} {seconds:>8.2f} {peak:>8.0f}"
+            )
 
 
 if __name__ == "__main__":

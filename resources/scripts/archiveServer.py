@@ -14,8 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "workflow" / "scripts"))
 
-from wfsspipe.atomic import write_text  # noqa: E402
-from wfsspipe.synthetic.archive import base_url, make_server  # noqa: E402
+from wfsspipe.atomic import write_text
+from wfsspipe.synthetic.archive import base_url, make_server
 
 
 def main() -> int:

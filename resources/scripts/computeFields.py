@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "workflow" / "scripts"))
 
-from wfsspipe.fields.compute import main  # noqa: E402
+from wfsspipe.fields.compute import main
 
 if __name__ == "__main__":
     sys.exit(main())

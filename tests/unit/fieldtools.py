@@ -19,8 +19,12 @@ def tangent_to_radec(ra0, dec0, x, y):
     rho = np.hypot(x, y)
     c = np.arctan(rho)
     with np.errstate(invalid="ignore", divide="ignore"):
-        dec = np.arcsin(np.cos(c) * np.sin(dec0) + np.where(rho > 0, y * np.sin(c) * np.cos(dec0) / rho, 0))
-        ra = ra0 + np.arctan2(x * np.sin(c), rho * np.cos(dec0) * np.cos(c) - y * np.sin(dec0) * np.sin(c))
+        dec = np.arcsin(
+            np.cos(c) * np.sin(dec0) + np.where(rho > 0, y * np.sin(c) * np.cos(dec0) / rho, 0)
+        )
+        ra = ra0 + np.arctan2(
+            x * np.sin(c), rho * np.cos(dec0) * np.cos(c) - y * np.sin(dec0) * np.sin(c)
+        )
     return np.rad2deg(ra) % 360, np.rad2deg(dec)
 
 
@@ -30,7 +34,9 @@ def box_region(ra0, dec0, x0, x1, y0, y1):
     xs = np.tan(np.array([x0, x1, x1, x0]) * scale)
     ys = np.tan(np.array([y0, y0, y1, y1]) * scale)
     ra, dec = tangent_to_radec(ra0, dec0, xs, ys)
-    centre = tangent_to_radec(ra0, dec0, np.tan((x0 + x1) / 2 * scale), np.tan((y0 + y1) / 2 * scale))
+    centre = tangent_to_radec(
+        ra0, dec0, np.tan((x0 + x1) / 2 * scale), np.tan((y0 + y1) / 2 * scale)
+    )
     words = " ".join(f"{r:.13f} {d:.13f}" for r, d in zip(ra, dec))
     return f"POLYGON ICRS {words}", float(centre[0]), float(centre[1])
 

@@ -5,6 +5,7 @@ import json
 import pandas as pd
 import pytest
 from fieldtools import box_region, exposure, table
+
 from wfsspipe.fields import compute, mast
 
 # Ursa Major, Virgo: two constellations with fields far apart.
@@ -19,7 +20,9 @@ def box(centre, dx=0.0, half=60.0):
 def run(tmp_path, rows, *extra, output="FIELDS"):
     path = tmp_path / "obs.ecsv"
     table(rows).write(path, overwrite=True)
-    code = compute.main(["--from-table", str(path), "--output-dir", str(tmp_path / output), "--no-plot", *extra])
+    code = compute.main(
+        ["--from-table", str(path), "--output-dir", str(tmp_path / output), "--no-plot", *extra]
+    )
     return code
 
 
@@ -79,7 +82,7 @@ def test_names_are_stable_when_data_arrive(tmp_path):
 
     # A later new field never reuses the retired index.
     assert run(tmp_path, second + [bridge, exposure(6, box(UMA, dx=9000), 60500)]) == 0
-    assert names_by_obs(tmp_path)[f"jw01571006001_02101_00001_nis"] == "uma-03"
+    assert names_by_obs(tmp_path)["jw01571006001_02101_00001_nis"] == "uma-03"
 
 
 def test_program_filter_and_level3_rows(tmp_path):
@@ -102,8 +105,14 @@ def existing_outputs(tmp_path):
 @pytest.mark.parametrize(
     "mutate, message",
     [
-        (lambda rows: [{k: v for k, v in r.items() if k != "s_region"} for r in rows], "lacks the column"),
-        (lambda rows: [dict(r, s_region="POLYGON ICRS 1 2 3") for r in rows], "s_region could not be parsed"),
+        (
+            lambda rows: [{k: v for k, v in r.items() if k != "s_region"} for r in rows],
+            "lacks the column",
+        ),
+        (
+            lambda rows: [dict(r, s_region="POLYGON ICRS 1 2 3") for r in rows],
+            "s_region could not be parsed",
+        ),
         (lambda rows: [dict(r, s_region="CIRCLE ICRS 1 2 0.1") for r in rows], "only POLYGON"),
         (lambda rows: [], "no rows"),
         (lambda rows: [dict(r, instrument_name="NIRCAM/IMAGE") for r in rows], "no NIRISS"),
@@ -122,7 +131,10 @@ def test_bad_input_is_refused_and_leaves_fields_untouched(tmp_path, capsys, muta
 
 
 def test_missing_or_unreadable_table(tmp_path, capsys):
-    assert compute.main(["--from-table", str(tmp_path / "nope.ecsv"), "--output-dir", str(tmp_path)]) == 2
+    assert (
+        compute.main(["--from-table", str(tmp_path / "nope.ecsv"), "--output-dir", str(tmp_path)])
+        == 2
+    )
     assert "does not exist" in capsys.readouterr().err
     broken = tmp_path / "broken.fits"
     broken.write_bytes(b"SIMPLE  = not a fits file")

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import requests
 from astropy.io import fits
+
 from wfsspipe.download import DownloadError, DownloadSpec, fetch, fits_problem
 from wfsspipe.synthetic.archive import base_url, make_server
 
@@ -17,7 +18,12 @@ TOKEN = "s3cr3t-token-value"
 def product(tmp_path):
     root = tmp_path / "archive"
     root.mkdir()
-    hdus = fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(np.arange(300_000, dtype=np.int32).reshape(600, 500), name="SCI")])
+    hdus = fits.HDUList(
+        [
+            fits.PrimaryHDU(),
+            fits.ImageHDU(np.arange(300_000, dtype=np.int32).reshape(600, 500), name="SCI"),
+        ]
+    )
     hdus.writeto(root / NAME, checksum=True)
     return root / NAME
 
@@ -43,8 +49,12 @@ def stats(server):
 
 def spec(server, tmp_path, **overrides):
     values = dict(
-        uri=f"mast:JWST/product/{NAME}", output=tmp_path / "out" / NAME, archive_url=base_url(server),
-        retries=4, timeout=2.0, backoff=0.0,
+        uri=f"mast:JWST/product/{NAME}",
+        output=tmp_path / "out" / NAME,
+        archive_url=base_url(server),
+        retries=4,
+        timeout=2.0,
+        backoff=0.0,
     )
     values.update(overrides)
     return DownloadSpec(**values)
@@ -57,7 +67,10 @@ def test_clean_download_is_byte_identical_and_carries_the_token(archive, product
     assert not list(out.parent.glob("*.part"))
 
 
-@pytest.mark.parametrize("faults", [["503"], ["500", "503", "500"], ["truncate"], ["drop"], ["wrongsize"], ["drop", "truncate"]])
+@pytest.mark.parametrize(
+    "faults",
+    [["503"], ["500", "503", "500"], ["truncate"], ["drop"], ["wrongsize"], ["drop", "truncate"]],
+)
 def test_faults_then_success(archive, product, tmp_path, faults):
     inject(archive, *faults)
     out = fetch(spec(archive, tmp_path))
@@ -97,7 +110,11 @@ def test_persistent_failure_gives_up_after_retries(archive, tmp_path):
 def test_missing_product_is_not_retried(archive, tmp_path):
     other = "jw01571001001_02101_00002_nis_uncal.fits"
     with pytest.raises(DownloadError, match="404"):
-        fetch(spec(archive, tmp_path, uri=f"mast:JWST/product/{other}", output=tmp_path / "out" / other))
+        fetch(
+            spec(
+                archive, tmp_path, uri=f"mast:JWST/product/{other}", output=tmp_path / "out" / other
+            )
+        )
     assert other not in stats(archive)["requests"]
 
 

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from fieldtools import ARCSEC, box_region
+
 from wfsspipe.fields.grouping import group_footprints
 from wfsspipe.fields.sphere import (
     RegionError,
@@ -29,10 +30,14 @@ def test_point_to_arc_distance_matches_spherical_trigonometry():
     # point at RA 12, Dec 0 is 2 deg from the nearer end.
     a, b = radec_to_xyz(0, 0), radec_to_xyz(10, 0)
     assert np.rad2deg(point_arc_distance(radec_to_xyz(5, 1), a, b)) == pytest.approx(1.0, abs=1e-12)
-    assert np.rad2deg(point_arc_distance(radec_to_xyz(12, 0), a, b)) == pytest.approx(2.0, abs=1e-12)
+    assert np.rad2deg(point_arc_distance(radec_to_xyz(12, 0), a, b)) == pytest.approx(
+        2.0, abs=1e-12
+    )
 
 
-@pytest.mark.parametrize("gap, joined", [(29.0, True), (31.0, False), (29.99, True), (30.01, False)])
+@pytest.mark.parametrize(
+    "gap, joined", [(29.0, True), (31.0, False), (29.99, True), (30.01, False)]
+)
 def test_separation_threshold_is_exact(gap, joined):
     ra0, dec0 = 150.1, 2.2
     below = box_region(ra0, dec0, -60, 60, -gap / 2 - 120, -gap / 2)
@@ -83,7 +88,10 @@ def test_near_pole_uses_true_distance():
     labels = group_footprints([polygon(p) for p in (near, quarter, across)], 30.0)
     assert labels[0] == labels[1]
     # ...while two boxes 1 deg of RA apart at Dec 60 (1800") stay apart whatever RA looks like.
-    first, second = box_region(10.0, 60.0, -60, 60, -60, 60), box_region(12.0, 60.0, -60, 60, -60, 60)
+    first, second = (
+        box_region(10.0, 60.0, -60, 60, -60, 60),
+        box_region(12.0, 60.0, -60, 60, -60, 60),
+    )
     assert group_footprints([polygon(first), polygon(second)], 30.0).tolist() == [0, 1]
 
 
@@ -105,13 +113,17 @@ def test_distance_agrees_with_dense_sampling():
             from fieldtools import tangent_to_radec
 
             scale = np.deg2rad(ARCSEC)
-            ra, dec = tangent_to_radec(ra0, dec0, np.tan(xy[:, 0] * scale), np.tan(xy[:, 1] * scale))
+            ra, dec = tangent_to_radec(
+                ra0, dec0, np.tan(xy[:, 0] * scale), np.tan(xy[:, 1] * scale)
+            )
             vertices = np.stack([ra, dec], axis=1)
             polys.append(oriented_convex_polygon(vertices))
             # Great-circle edges are straight in the tangent plane: sample them there.
             t = np.linspace(0, 1, 400)[:, None]
             edge_points = np.concatenate([xy[k] + t * (xy[(k + 1) % 4] - xy[k]) for k in range(4)])
-            sra, sdec = tangent_to_radec(ra0, dec0, np.tan(edge_points[:, 0] * scale), np.tan(edge_points[:, 1] * scale))
+            sra, sdec = tangent_to_radec(
+                ra0, dec0, np.tan(edge_points[:, 0] * scale), np.tan(edge_points[:, 1] * scale)
+            )
             samples.append(radec_to_xyz(sra, sdec))
         exact = polygon_distances(polys[0][None], polys[1][None])[0] / RAD_PER_ARCSEC
         angles = np.arccos(np.clip(samples[0] @ samples[1].T, -1, 1)) / RAD_PER_ARCSEC

@@ -59,10 +59,17 @@ def test_env_pins_equal_requirements(path):
     pins = lock()
     env, options, dependencies = env_pins(path)
     assert "python=3.11" in dependencies
-    drift = {name: (version, pins.get(name)) for name, version in env.items() if pins.get(name) != version}
+    drift = {
+        name: (version, pins.get(name))
+        for name, version in env.items()
+        if pins.get(name) != version
+    }
     assert not drift, f"{path.name} drifts from requirements.txt (env, requirements): {drift}"
     assert ESSENTIAL[path.name] <= set(env), f"{path.name} lacks {ESSENTIAL[path.name] - set(env)}"
     # The constraint file makes pip resolve transitive dependencies to the tested versions;
     # conda writes pip's requirements beside the env file, so the path is relative to it.
     constraint = [o.split(None, 1)[1] for o in options if o.startswith("-c ")]
-    assert len(constraint) == 1 and (path.parent / constraint[0]).resolve() == ROOT / "requirements.txt"
+    assert (
+        len(constraint) == 1
+        and (path.parent / constraint[0]).resolve() == ROOT / "requirements.txt"
+    )

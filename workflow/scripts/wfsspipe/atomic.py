@@ -25,7 +25,9 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     suffix = final.suffix if suffix is None else suffix
     fd, tmp_name = tempfile.mkstemp(prefix=f".tmp-{final.stem}-", suffix=suffix, dir=final.parent)
     os.close(fd)
-    os.chmod(tmp_name, 0o666 & ~_umask())  # mkstemp makes 0600; products are as readable as any file
+    os.chmod(
+        tmp_name, 0o666 & ~_umask()
+    )  # mkstemp makes 0600; products are as readable as any file
     tmp = Path(tmp_name)
     try:
         yield tmp

@@ -82,7 +82,14 @@ def fetch(spec: DownloadSpec, sleep=time.sleep) -> Path:
             return output
         if attempt < spec.retries:
             wait = min(spec.backoff * 2 ** (attempt - 1), 60.0)
-            log.warning("attempt %d/%d for %s failed: %s; retrying in %.0f s", attempt, spec.retries, spec.uri, last_problem, wait)
+            log.warning(
+                "attempt %d/%d for %s failed: %s; retrying in %.0f s",
+                attempt,
+                spec.retries,
+                spec.uri,
+                last_problem,
+                wait,
+            )
             sleep(wait)
     part.unlink(missing_ok=True)
     raise DownloadError(
@@ -97,7 +104,9 @@ def _attempt(url: str, part: Path, headers: dict, spec: DownloadSpec) -> None:
     if have:
         request_headers["Range"] = f"bytes={have}-"
     try:
-        response = requests.get(url, headers=request_headers, stream=True, timeout=(30, spec.timeout))
+        response = requests.get(
+            url, headers=request_headers, stream=True, timeout=(30, spec.timeout)
+        )
     except requests.RequestException as error:
         raise _Retryable(f"request failed: {type(error).__name__}") from None
     with response:
@@ -107,7 +116,9 @@ def _attempt(url: str, part: Path, headers: dict, spec: DownloadSpec) -> None:
                 "for proprietary data set a MAST token in the configured environment variable"
             )
         if response.status_code == 404:
-            raise _Refused(f"{spec.uri}: not found at the archive (HTTP 404); check the dataURI in the fields table")
+            raise _Refused(
+                f"{spec.uri}: not found at the archive (HTTP 404); check the dataURI in the fields table"
+            )
         if response.status_code == 416 and have:  # our part is complete or bigger than the file
             part.unlink(missing_ok=True)
             raise _Retryable("range not satisfiable; restarting")
@@ -132,14 +143,26 @@ def _attempt(url: str, part: Path, headers: dict, spec: DownloadSpec) -> None:
                     received += len(chunk)
                     if total and received / total >= next_report:
                         rate = (received - have) / max(time.monotonic() - started, 1e-3) / 1e6
-                        log.info("%s: %3.0f%% of %.1f MB (%.1f MB/s)", part.name[:-5], 100 * received / total, total / 1e6, rate)
+                        log.info(
+                            "%s: %3.0f%% of %.1f MB (%.1f MB/s)",
+                            part.name[:-5],
+                            100 * received / total,
+                            total / 1e6,
+                            rate,
+                        )
                         next_report += 0.1
                 handle.flush()
                 os.fsync(handle.fileno())
         except (requests.RequestException, OSError) as error:
-            if isinstance(error, OSError) and not isinstance(error, ConnectionError) and error.errno is not None:
+            if (
+                isinstance(error, OSError)
+                and not isinstance(error, ConnectionError)
+                and error.errno is not None
+            ):
                 raise DownloadError(f"{spec.uri}: cannot write {part}: {error}") from None
-            raise _Retryable(f"transfer interrupted after {received} bytes ({type(error).__name__})") from None
+            raise _Retryable(
+                f"transfer interrupted after {received} bytes ({type(error).__name__})"
+            ) from None
         if total is not None and received < total:
             raise _Retryable(f"transfer ended early: {received} of {total} bytes")
 
@@ -148,7 +171,9 @@ def verify_fits(path: Path, expected_size: int | None) -> None:
     """Check a downloaded FITS file: size, block structure of every HDU, checksums if present."""
     size = path.stat().st_size
     if expected_size is not None and size != expected_size:
-        raise DownloadError(f"{path.name[:-5] if path.name.endswith('.part') else path.name}: {size} bytes, the table says {expected_size}")
+        raise DownloadError(
+            f"{path.name[:-5] if path.name.endswith('.part') else path.name}: {size} bytes, the table says {expected_size}"
+        )
     problem = fits_problem(path)
     if problem:
         raise DownloadError(f"{path.name}: {problem}")

@@ -21,7 +21,9 @@ def is_exposure(obs_id: str) -> bool:
 def uncal_filename(obs_id: str) -> str:
     """``{obs_id}_uncal.fits``, refusing anything that is not an exposure name."""
     if not is_exposure(obs_id):
-        raise ValueError(f"{obs_id!r} is not a NIRISS exposure name like jw01571001001_02101_00001_nis")
+        raise ValueError(
+            f"{obs_id!r} is not a NIRISS exposure name like jw01571001001_02101_00001_nis"
+        )
     return f"{obs_id}_uncal.fits"
 
 

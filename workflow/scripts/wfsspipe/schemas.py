@@ -23,13 +23,18 @@ def _compiled(name: str):
     # matters for tables of thousands of exposures checked at every Snakemake start.
     import fastjsonschema
 
-    return fastjsonschema.compile(load_schema(name))
+    # Our schemas declare draft 2020-12 (what Snakemake's validate expects) but use only keywords
+    # that mean the same in draft 7, the newest fastjsonschema compiles.
+    schema = {key: value for key, value in load_schema(name).items() if key != "$schema"}
+    return fastjsonschema.compile(schema)
 
 
 def _records(table: pd.DataFrame):
     for record in table.to_dict("records"):
         yield {
-            key: None if (value is pd.NA or (isinstance(value, float) and math.isnan(value))) else value
+            key: None
+            if (value is pd.NA or (isinstance(value, float) and math.isnan(value)))
+            else value
             for key, value in record.items()
         }
 

@@ -38,19 +38,30 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Group NIRISS imaging/WFSS exposures into sky fields and name them.",
     )
     parser.add_argument(
-        "--proposal-ids", nargs="+", default=DEFAULT_PROGRAMS, metavar="ID",
+        "--proposal-ids",
+        nargs="+",
+        default=DEFAULT_PROGRAMS,
+        metavar="ID",
         help="JWST programs to include (default: %(default)s)",
     )
     parser.add_argument(
-        "--separation", type=float, default=30.0, metavar="ARCSEC",
+        "--separation",
+        type=float,
+        default=30.0,
+        metavar="ARCSEC",
         help="join fields whose footprints come closer than this, arcsec (default: %(default)s)",
     )
     parser.add_argument(
-        "--output-dir", type=Path, default=Path("FIELDS"), metavar="DIR",
+        "--output-dir",
+        type=Path,
+        default=Path("FIELDS"),
+        metavar="DIR",
         help="where fields.csv, the names registry and the sky plot go (default: %(default)s)",
     )
     parser.add_argument(
-        "--from-table", type=Path, metavar="OBS_TABLE",
+        "--from-table",
+        type=Path,
+        metavar="OBS_TABLE",
         help="read this observation table (ECSV, CSV or FITS) instead of querying MAST",
     )
     parser.add_argument("--no-plot", action="store_true", help="skip the sky plot")
@@ -106,7 +117,9 @@ def plot_fields(table: pd.DataFrame, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     centres = table.groupby("field").agg(
-        ra=("s_ra", "first"), dec=("s_dec", "first"), program=("proposal_id", "first"),
+        ra=("s_ra", "first"),
+        dec=("s_dec", "first"),
+        program=("proposal_id", "first"),
         exposures=("obs_id", "size"),
     )
     ra = np.deg2rad(-((centres["ra"].to_numpy() + 180.0) % 360.0 - 180.0))  # east to the left
@@ -115,9 +128,13 @@ def plot_fields(table: pd.DataFrame, path: Path) -> None:
     axes = figure.add_subplot(projection="mollweide")
     for program, rows in centres.groupby("program"):
         mask = centres["program"].to_numpy() == program
-        axes.scatter(ra[mask], dec[mask], s=8 + 2 * np.sqrt(rows["exposures"]), label=f"program {program}")
+        axes.scatter(
+            ra[mask], dec[mask], s=8 + 2 * np.sqrt(rows["exposures"]), label=f"program {program}"
+        )
     axes.set_xticks(np.deg2rad([-150, -120, -90, -60, -30, 0, 30, 60, 90, 120, 150]))
-    axes.set_xticklabels(["150°", "120°", "90°", "60°", "30°", "0°", "330°", "300°", "270°", "240°", "210°"])
+    axes.set_xticklabels(
+        ["150°", "120°", "90°", "60°", "30°", "0°", "330°", "300°", "270°", "240°", "210°"]
+    )
     axes.grid(True, alpha=0.4)
     axes.legend(loc="lower right", fontsize=8)
     axes.set_title(f"{len(centres)} NIRISS WFSS fields, {len(table)} exposures (ICRS)")
@@ -142,7 +159,9 @@ def summary(table: pd.DataFrame, report: dict) -> str:
     for kept, aliases in report["merged"].items():
         lines.append(f"merged: {', '.join(aliases)} -> {kept} (kept the oldest name)")
     for name in report["split"]:
-        lines.append(f"warning: the exposures of {name} are now in several fields; it kept its first")
+        lines.append(
+            f"warning: the exposures of {name} are now in several fields; it kept its first"
+        )
     lines.append(f"{'field':8} {'exp':>4} {'grism':>5}  {'programs':14} filters")
     for name, row in per_field.iterrows():
         lines.append(f"{name:8} {row.exposures:4d} {row.grism:5d}  {row.programs:14} {row.filters}")

@@ -40,7 +40,9 @@ def close_pairs(polygons: list[np.ndarray], separation_arcsec: float) -> np.ndar
         return candidates.reshape(0, 2)
     # Cheap exact pre-filter: centres further apart than both radii plus the separation.
     centre_angle = angle_between(centres[candidates[:, 0]], centres[candidates[:, 1]])
-    candidates = candidates[centre_angle < radii[candidates[:, 0]] + radii[candidates[:, 1]] + separation]
+    candidates = candidates[
+        centre_angle < radii[candidates[:, 0]] + radii[candidates[:, 1]] + separation
+    ]
     # Most candidates are exposures of one pointing: one's centre inside the other settles them.
     inside = contains(stacked[candidates[:, 0]], centres[candidates[:, 1]]) | contains(
         stacked[candidates[:, 1]], centres[candidates[:, 0]]

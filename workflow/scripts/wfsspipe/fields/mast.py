@@ -31,7 +31,9 @@ class MastUnavailable(RuntimeError):
 def _transient(error: BaseException) -> bool:
     import requests
 
-    return isinstance(error, (requests.ConnectionError, requests.Timeout, TimeoutError, ConnectionError))
+    return isinstance(
+        error, (requests.ConnectionError, requests.Timeout, TimeoutError, ConnectionError)
+    )
 
 
 _retrying = retry(

@@ -130,9 +130,11 @@ def assign_names(components: list[Component], registry: dict) -> NamingResult:
         )
 
     unnamed.sort(key=lambda n: components[n].first_key)
-    found = constellations(
-        [components[n].ra for n in unnamed], [components[n].dec for n in unnamed]
-    ) if unnamed else []
+    found = (
+        constellations([components[n].ra for n in unnamed], [components[n].dec for n in unnamed])
+        if unnamed
+        else []
+    )
     for number, constellation in zip(unnamed, found):
         index = max(used[constellation], default=-1) + 1
         used[constellation].add(index)

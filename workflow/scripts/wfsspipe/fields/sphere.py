@@ -189,7 +189,9 @@ def polygon_distances(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     first_to_second = point_arc_distance(a[:, :, None, :], c[:, None, :, :], d[:, None, :, :])
     second_to_first = point_arc_distance(c[:, :, None, :], a[:, None, :, :], b[:, None, :, :])
     distance = np.minimum(first_to_second.min(axis=(1, 2)), second_to_first.min(axis=(1, 2)))
-    overlap = _edges_cross(a, b, c, d) | contains(first, second[:, 0]) | contains(second, first[:, 0])
+    overlap = (
+        _edges_cross(a, b, c, d) | contains(first, second[:, 0]) | contains(second, first[:, 0])
+    )
     return np.where(overlap, 0.0, distance)
 
 

@@ -100,7 +100,9 @@ def select_exposures(table: Table, proposal_ids: list[str] | None, source: str) 
 
     filters = frame["filters"].str.split(";", n=1, expand=True)
     if filters.shape[1] != 2 or filters.isna().any().any():
-        bad = frame.loc[filters.isna().any(axis=1) if filters.shape[1] == 2 else frame.index, "obs_id"]
+        bad = frame.loc[
+            filters.isna().any(axis=1) if filters.shape[1] == 2 else frame.index, "obs_id"
+        ]
         raise TableError(
             f"{source}: 'filters' must read FILTER;PUPIL (e.g. GR150C;F150W) — not so for "
             f"{', '.join(bad[:5])}"
@@ -125,7 +127,9 @@ def select_exposures(table: Table, proposal_ids: list[str] | None, source: str) 
         )
     polygons, not_convex = oriented_convex_polygons(vertices)
     for index in not_convex:
-        log.warning("%s: footprint is not convex; using its convex hull", frame["obs_id"].iloc[index])
+        log.warning(
+            "%s: footprint is not convex; using its convex hull", frame["obs_id"].iloc[index]
+        )
 
     rows = pd.DataFrame(
         {
@@ -159,7 +163,11 @@ def _to_frame(table: Table) -> pd.DataFrame:
             values = np.asarray(column.filled("") if hasattr(column, "filled") else column)
             columns[name] = pd.Series(values.astype(str), dtype=object)
         elif column.dtype.kind in "fiub":
-            filled = column.filled(np.nan) if hasattr(column, "mask") and column.dtype.kind == "f" else column
+            filled = (
+                column.filled(np.nan)
+                if hasattr(column, "mask") and column.dtype.kind == "f"
+                else column
+            )
             columns[name] = pd.Series(np.asarray(filled))
     frame = pd.DataFrame(columns)
     frame["proposal_id"] = frame["proposal_id"].astype(str).str.strip()

@@ -60,7 +60,10 @@ class ArchiveHandler(BaseHTTPRequestHandler):
         parsed = urlparse(self.path)
         if parsed.path == "/stats":
             with self.state.lock:
-                body = {"requests": dict(self.state.requests), "authorized": dict(self.state.authorized)}
+                body = {
+                    "requests": dict(self.state.requests),
+                    "authorized": dict(self.state.authorized),
+                }
             return self._json(body)
         if parsed.path != DOWNLOAD_PATH:
             return self.send_error(HTTPStatus.NOT_FOUND, "unknown endpoint")
@@ -81,7 +84,9 @@ class ArchiveHandler(BaseHTTPRequestHandler):
                 isinstance(v, list) and set(v) <= FAULTS for v in wanted.values()
             )
         except (ValueError, AssertionError):
-            return self.send_error(HTTPStatus.BAD_REQUEST, f"faults must be {{name: [{', '.join(sorted(FAULTS))}]}}")
+            return self.send_error(
+                HTTPStatus.BAD_REQUEST, f"faults must be {{name: [{', '.join(sorted(FAULTS))}]}}"
+            )
         with self.state.lock:
             for name, faults in wanted.items():
                 self.state.faults[name].extend(faults)

@@ -1,0 +1,28 @@
+# download: one UNCAL product from MAST (or the synthetic archive) per exposure.
+if config["download"]["on_submit_host"]:
+
+    # Compute nodes of many clusters have no internet: fetch on the host running Snakemake.
+    localrules:
+        download,
+
+
+rule download:
+    output:
+        (uncal_path() if config["stage1"]["keep_uncal"] else temp(uncal_path())),
+    log:
+        f"{OUT}/{{field}}/logs/download/{{exposure}}.log",
+    conda:
+        "../envs/jwst.yaml"
+    resources:
+        mem_mb=512,
+        runtime=60,
+        mast_downloads=1,  # cap parallel downloads with --resources mast_downloads=N
+    params:
+        uri=data_uri,
+        size=expected_size,
+        archive_url=config["download"]["archive_url"],
+        token_env=config["download"]["token_env"],
+        retries=config["download"]["retries"],
+        timeout=config["download"]["timeout"],
+    script:
+        "../scripts/download.py"

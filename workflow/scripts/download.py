@@ -1,0 +1,33 @@
+"""Snakemake script of rule download: fetch and verify one UNCAL product."""
+
+import os
+from pathlib import Path
+
+from wfsspipe.download import DownloadError, DownloadSpec, fetch
+from wfsspipe.logs import job_logging
+
+snakemake = globals()["snakemake"]  # injected by Snakemake
+
+with job_logging(snakemake.log[0], "download") as log:
+    params = snakemake.params
+    token_env = params.token_env
+    spec = DownloadSpec(
+        uri=params.uri,
+        output=Path(snakemake.output[0]),
+        expected_size=params.size,
+        archive_url=params.archive_url,
+        token=os.environ.get(token_env) or None,
+        retries=params.retries,
+        timeout=params.timeout,
+    )
+    log.info(
+        "fetching %s (%s bytes expected)%s",
+        spec.uri,
+        spec.expected_size or "unknown",
+        " with a MAST token" if spec.token else "",
+    )
+    try:
+        fetch(spec)
+    except DownloadError as error:
+        log.error("%s", error)
+        raise SystemExit(1) from None

@@ -1,0 +1,134 @@
+"""The fields table as the workflow sees it: loaded once, checked, indexed by field and exposure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .products import exposure_of
+from .schemas import validate_fields
+
+# Read as text whatever pandas would guess: program numbers keep their zeros, URIs stay strings.
+TEXT_COLUMNS = {
+    c: str
+    for c in (
+        "field",
+        "obs_id",
+        "filename",
+        "dataURI",
+        "filter",
+        "pupil",
+        "exp_type",
+        "s_region",
+        "proposal_id",
+        "dataRights",
+    )
+}
+
+
+class FieldTableError(ValueError):
+    """The fields table or the requested fields cannot be used; the message says what to do."""
+
+
+@dataclass
+class FieldTable:
+    rows: pd.DataFrame  # indexed by exposure root (obs_id)
+    path: Path
+
+    @property
+    def fields(self) -> list[str]:
+        return sorted(self.rows["field"].unique())
+
+    def exposures(self, field: str, exp_type: str | None = None) -> list[str]:
+        exposures = self._by_field.get(field, [])
+        if exp_type:
+            return [e for e in exposures if self._by_exposure[e]["exp_type"] == exp_type]
+        return list(exposures)
+
+    def row(self, field: str, exposure: str) -> dict:
+        """The table row of ``exposure`` in ``field``, or a clear error."""
+        if field not in self._field_set:
+            raise FieldTableError(
+                f"field {field!r} is not in {self.path} (known: {_sample(self.fields)}); "
+                "rerun computeFields.py or fix the name"
+            )
+        row = self._by_exposure.get(exposure)
+        if row is None:
+            raise FieldTableError(f"exposure {exposure!r} is not in {self.path}") from None
+        if row["field"] != field:
+            raise FieldTableError(
+                f"exposure {exposure} belongs to field {row['field']}, not {field}"
+            )
+        return row
+
+    def __post_init__(self):
+        # Plain dicts: input functions run once per job, thousands of times per start.
+        self._field_set = set(self.rows["field"])
+        self._by_exposure = self.rows.to_dict("index")
+        self._by_field: dict[str, list[str]] = {}
+        for exposure, field in zip(self.rows.index, self.rows["field"]):
+            self._by_field.setdefault(field, []).append(exposure)
+
+
+def _sample(names: list[str], most: int = 8) -> str:
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def load_field_table(path: str | Path, selected: list[str] | None = None) -> FieldTable:
+    """Read and check ``fields.csv``; keep only ``selected`` fields when given."""
+    path = Path(path)
+    if not path.is_file():
+        raise FieldTableError(
+            f"fields table {path} does not exist: run resources/scripts/computeFields.py "
+            "(or `make demo` for the synthetic field), or set fields_csv in the config"
+        )
+    try:
+        rows = pd.read_csv(
+            path,
+            dtype=TEXT_COLUMNS,
+            keep_default_na=False,
+            na_values={"size": [""], "t_obs_release": [""]},
+        )
+    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise FieldTableError(f"{path} is not a readable CSV table: {error}") from None
+    required = [
+        "field",
+        "obs_id",
+        "filename",
+        "dataURI",
+        "filter",
+        "pupil",
+        "exp_type",
+        "t_min",
+        "exptime",
+        "s_region",
+        "size",
+    ]
+    missing = [c for c in required if c not in rows]
+    if missing:
+        raise FieldTableError(
+            f"{path} lacks the column(s) {', '.join(missing)}; recompute it with computeFields.py"
+        )
+    if "size" in rows:
+        rows["size"] = pd.to_numeric(rows["size"], errors="coerce").astype("Int64")
+    problems = validate_fields(rows)
+    if problems:
+        raise FieldTableError(
+            f"{path} breaks workflow/schemas/fields.schema.yaml: " + "; ".join(problems[:5])
+        )
+    mismatched = rows[[exposure_of(f) != o for f, o in zip(rows["filename"], rows["obs_id"])]]
+    if len(mismatched):
+        raise FieldTableError(
+            f"{path}: filename and obs_id disagree for {', '.join(mismatched['obs_id'][:5])}"
+        )
+    if selected:
+        unknown = sorted(set(selected) - set(rows["field"]))
+        if unknown:
+            raise FieldTableError(
+                f"config 'fields' names {', '.join(unknown)}, not in {path} "
+                f"(known: {_sample(sorted(rows['field'].unique()))})"
+            )
+        rows = rows[rows["field"].isin(selected)]
+    return FieldTable(rows.set_index("obs_id", drop=False), path)
