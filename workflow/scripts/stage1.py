@@ -11,7 +11,7 @@ for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[variable] = str(snakemake.threads)
 
 from wfsspipe.logs import job_logging  # noqa: E402
-from wfsspipe.stage1 import Stage1Error, Stage1Settings, run_stage1  # noqa: E402
+from wfsspipe.stage1_job import Stage1Error, Stage1Settings, run_stage1  # noqa: E402
 
 with job_logging(snakemake.log[0], "stage1") as log:
     try:

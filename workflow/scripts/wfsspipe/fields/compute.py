@@ -104,7 +104,7 @@ def write_outputs(table: pd.DataFrame, registry: dict, output_dir: Path, plot: b
         with atomic_path(output_dir / SKY_PLOT) as tmp:
             plot_fields(table, tmp)
     with atomic_path(output_dir / FIELDS_CSV) as tmp:
-        table.to_csv(tmp, index=False, float_format="%.10g")
+        table.to_csv(tmp, index=False, float_format="%.12g")
     # The registry goes last: a run that dies before it leaves the old names in force.
     save_registry(output_dir / REGISTRY, registry)
 
