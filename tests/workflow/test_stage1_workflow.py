@@ -1,0 +1,136 @@
+"""Snakemake on the synthetic field: download from the local archive, Stage 1, reruns."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from astropy.io import fits
+from astropy.table import Table
+from conftest import TEST_TOKEN as TOKEN
+from conftest import TEST_TOKEN_ENV
+
+ROOT = Path(__file__).resolve().parents[2]
+SNAKEMAKE = Path(os.sys.executable).parent / "snakemake"
+
+pytestmark = [pytest.mark.workflow, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def workdir(synthetic_field, archive_server, tmp_path_factory):
+    """A working folder with fields.csv (from computeFields) and the workflow config overlay."""
+    folder = tmp_path_factory.mktemp("workflow")
+    subprocess.run(
+        [os.sys.executable, ROOT / "resources/scripts/computeFields.py", "--from-table", synthetic_field / "observations.ecsv",
+         "--proposal-ids", "9999", "--output-dir", folder / "FIELDS", "-q"],
+        check=True,
+    )  # fmt: skip
+    config = yaml.safe_load((synthetic_field / "config.yaml").read_text())
+    config.update(
+        fields_csv=str(folder / "FIELDS/fields.csv"),
+        fields_dir=str(folder / "FIELDS"),
+        download={"archive_url": archive_server.download_url, "token_env": TEST_TOKEN_ENV,
+                  "retries": 3, "timeout": 30, "on_submit_host": True},  # fmt: skip
+    )
+    (folder / "config.yaml").write_text(yaml.safe_dump(config))
+    return folder
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    command = [
+        SNAKEMAKE, "--snakefile", ROOT / "workflow/Snakefile", "--directory", workdir,
+        "--configfile", ROOT / "config/config.yaml", workdir / "config.yaml", "--cores", "2", *args,
+    ]  # fmt: skip
+    env = dict(os.environ, **{TEST_TOKEN_ENV: TOKEN})
+    result = subprocess.run([str(c) for c in command], capture_output=True, text=True, env=env)
+    if check and result.returncode:
+        raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
+    return result
+
+
+def planned_jobs(workdir: Path, *targets: str) -> dict[str, int]:
+    """Jobs a dry run would run, by rule."""
+    output = snakemake(workdir, "-n", "--quiet", "rules", "--", *targets).stdout
+    jobs = {}
+    for line in output.splitlines():
+        words = line.split()
+        if len(words) == 2 and words[1].isdigit() and words[0] not in ("total", "job"):
+            jobs[words[0]] = int(words[1])
+    return jobs
+
+
+@pytest.fixture(scope="module")
+def built(workdir):
+    snakemake(workdir)
+    return workdir
+
+
+def exposures(workdir: Path) -> Table:
+    return Table.read(workdir / "FIELDS/fields.csv")
+
+
+def test_downloads_are_the_archive_files_and_carry_the_token(built, synthetic_field, archive_server):
+    import requests
+
+    table = exposures(built)
+    stats = requests.get(f"{archive_server.base}/stats", timeout=5).json()
+    for row in table:
+        got = built / "FIELDS" / row["field"] / "UNCAL" / row["filename"]
+        served = synthetic_field / "archive" / row["filename"]
+        assert hashlib.sha256(got.read_bytes()).digest() == hashlib.sha256(served.read_bytes()).digest()
+        assert stats["authorized"][row["filename"]] >= 1
+    logs = "".join(p.read_text() for p in (built / "FIELDS").rglob("*.log"))
+    assert TOKEN not in logs and "with a MAST token" in logs
+
+
+def test_rates_recover_the_injected_count_rates(built, synthetic_field):
+    for row in exposures(built):
+        rate_file = built / "FIELDS" / row["field"] / "RATE" / f"{row['obs_id']}_rate.fits"
+        with fits.open(rate_file) as hdus:
+            header = hdus[0].header
+            rate, err, dq = hdus["SCI"].data, hdus["ERR"].data, hdus["DQ"].data
+        truth = fits.getdata(synthetic_field / "rates" / f"{row['obs_id']}_truth_rate.fits", "SCI")
+        good = (dq == 0) & np.isfinite(rate) & (err > 0)
+        good[:4] = good[-4:] = False
+        good[:, :4] = good[:, -4:] = False
+        pulls = ((rate - truth) / err)[good]
+        assert good.mean() > 0.95
+        assert abs(np.median(pulls)) < 0.1, row["obs_id"]
+        assert 0.9 < 1.4826 * np.median(np.abs(pulls - np.median(pulls))) < 1.1, row["obs_id"]
+        # Provenance: pipeline versions, pinned context, column-jump settings and outcome.
+        assert header["CRDS_CTX"] == "jwst_9000.pmap"
+        assert header["CAL_VER"] and header["CJ_VER"] and header["WP_VER"]
+        assert header["S_COLJMP"] == "COMPLETE" and header["CJ_NSIG1"] == 5.0
+        assert header["R_DARK"].startswith("crds://")
+
+
+def test_rerun_does_nothing_and_a_deleted_rate_alone_is_rebuilt(built):
+    assert planned_jobs(built) == {}
+    row = exposures(built)[1]
+    rate = built / "FIELDS" / row["field"] / "RATE" / f"{row['obs_id']}_rate.fits"
+    others = {p: p.stat().st_mtime_ns for p in rate.parent.glob("*_rate.fits") if p != rate}
+    rate.unlink()
+    assert planned_jobs(built) == {"stage1": 1, "all": 1}
+    snakemake(built)
+    assert rate.exists()
+    assert {p: p.stat().st_mtime_ns for p in others} == others
+
+
+def test_one_exposure_target_and_unknown_field(built):
+    row = exposures(built)[0]
+    target = f"{built}/FIELDS/{row['field']}/RATE/{row['obs_id']}_rate.fits"
+    assert planned_jobs(built, target) == {}
+    wrong = f"{built}/FIELDS/uma-42/RATE/{row['obs_id']}_rate.fits"
+    result = snakemake(built, "-n", "--", wrong, check=False)
+    assert result.returncode != 0
+    assert "field 'uma-42' is not in" in result.stdout + result.stderr
+
+
+def test_lint_is_clean(workdir):
+    result = snakemake(workdir, "--lint", check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
