@@ -20,7 +20,7 @@ $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
 	$(BIN)/python -m pip install --quiet -r requirements.txt
-	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	@# wfsspipe is not installed: rule scripts, resources/scripts and pytest (pythonpath) find it in workflow/scripts.
 	touch $@
 
 venv: $(STAMP)

@@ -22,7 +22,11 @@ TEST_TOKEN = "test-token-0123456789"
 @pytest.fixture(scope="session")
 def synthetic_field(tmp_path_factory) -> Path:
     """A generated synthetic field; WFSSPIPE_TEST_FIELD=<dir> reuses one across sessions."""
-    folder = Path(os.environ["WFSSPIPE_TEST_FIELD"]) if os.environ.get("WFSSPIPE_TEST_FIELD") else tmp_path_factory.mktemp("synthetic")
+    folder = (
+        Path(os.environ["WFSSPIPE_TEST_FIELD"])
+        if os.environ.get("WFSSPIPE_TEST_FIELD")
+        else tmp_path_factory.mktemp("synthetic")
+    )
     subprocess.run(
         [PYTHON, ROOT / "resources" / "scripts" / "simulateField.py", "--output", folder, *TEST_FIELD_ARGS],
         check=True, cwd=ROOT, capture_output=True,
@@ -36,7 +40,14 @@ class ArchiveServer:
     def __init__(self, root: Path, workdir: Path, token: str = ""):
         self.port_file = workdir / "archive.port"
         self.port_file.unlink(missing_ok=True)
-        command = [PYTHON, ROOT / "resources" / "scripts" / "archiveServer.py", "--root", root, "--port-file", self.port_file]
+        command = [
+            PYTHON,
+            ROOT / "resources" / "scripts" / "archiveServer.py",
+            "--root",
+            root,
+            "--port-file",
+            self.port_file,
+        ]
         env = dict(os.environ)
         if token:
             command += ["--token-env", TEST_TOKEN_ENV]
@@ -63,6 +74,8 @@ class ArchiveServer:
 
 @pytest.fixture(scope="session")
 def archive_server(synthetic_field, tmp_path_factory):
-    server = ArchiveServer(synthetic_field / "archive", tmp_path_factory.mktemp("archive"), token=TEST_TOKEN)
+    server = ArchiveServer(
+        synthetic_field / "archive", tmp_path_factory.mktemp("archive"), token=TEST_TOKEN
+    )
     yield server
     server.stop()

@@ -34,7 +34,9 @@ def run(command: list, **kwargs) -> None:
 
 def start_archive(root: Path, port_file: Path) -> subprocess.Popen:
     port_file.unlink(missing_ok=True)
-    server = subprocess.Popen([PYTHON, SCRIPTS / "archiveServer.py", "--root", root, "--port-file", port_file], cwd=ROOT)
+    server = subprocess.Popen(
+        [PYTHON, SCRIPTS / "archiveServer.py", "--root", root, "--port-file", port_file], cwd=ROOT
+    )
     deadline = time.monotonic() + 30
     while not port_file.exists():
         if server.poll() is not None or time.monotonic() > deadline:
@@ -56,8 +58,32 @@ def main() -> int:
     output = (ROOT / args.output).resolve() if not args.output.is_absolute() else args.output
     synthetic = output / "synthetic"
 
-    run([PYTHON, SCRIPTS / "simulateField.py", "--seed", args.seed, "--output", synthetic, "--ngroups", args.ngroups, "--filters", *args.filters])
-    run([PYTHON, SCRIPTS / "computeFields.py", "--from-table", synthetic / "observations.ecsv", "--proposal-ids", "9999", "--output-dir", output / "FIELDS"])
+    run(
+        [
+            PYTHON,
+            SCRIPTS / "simulateField.py",
+            "--seed",
+            args.seed,
+            "--output",
+            synthetic,
+            "--ngroups",
+            args.ngroups,
+            "--filters",
+            *args.filters,
+        ]
+    )
+    run(
+        [
+            PYTHON,
+            SCRIPTS / "computeFields.py",
+            "--from-table",
+            synthetic / "observations.ecsv",
+            "--proposal-ids",
+            "9999",
+            "--output-dir",
+            output / "FIELDS",
+        ]
+    )
 
     server = start_archive(synthetic / "archive", output / "archive.port")
     try:
@@ -66,12 +92,29 @@ def main() -> int:
         config.update(
             fields_csv=str(output / "FIELDS" / "fields.csv"),
             fields_dir=str(output / "FIELDS"),
-            download={"archive_url": f"http://127.0.0.1:{port}/api/v0.1/Download/file", "token_env": "MAST_API_TOKEN",
-                      "retries": 4, "timeout": 60, "on_submit_host": True},  # fmt: skip
+            download={
+                "archive_url": f"http://127.0.0.1:{port}/api/v0.1/Download/file",
+                "token_env": "MAST_API_TOKEN",
+                "retries": 4,
+                "timeout": 60,
+                "on_submit_host": True,
+            },  # fmt: skip
         )
-        (output / "config.yaml").write_text("# Written by resources/scripts/demo.py\n" + yaml.safe_dump(config, sort_keys=False))
+        (output / "config.yaml").write_text(
+            "# Written by resources/scripts/demo.py\n" + yaml.safe_dump(config, sort_keys=False)
+        )
         snakemake = Path(PYTHON).parent / "snakemake"
-        run([snakemake, "--cores", args.cores, "--configfile", "config/config.yaml", output / "config.yaml", *args.targets])
+        run(
+            [
+                snakemake,
+                "--cores",
+                args.cores,
+                "--configfile",
+                "config/config.yaml",
+                output / "config.yaml",
+                *args.targets,
+            ]
+        )
     finally:
         server.send_signal(signal.SIGINT)
         try:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "workflow" / "scripts"))
 
-from wfsspipe.synthetic.field import FieldSpec, simulate_field  # noqa: E402
+from wfsspipe.synthetic.field import FieldSpec, simulate_field
 
 
 def main() -> int:
@@ -23,18 +23,26 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--output", type=Path, default=Path("demo/synthetic"))
     parser.add_argument("--filters", nargs="+", default=list(FieldSpec.filters), metavar="FILTER")
-    parser.add_argument("--ngroups", type=int, default=FieldSpec.ngroups, help="groups per ramp (>= 7)")
-    parser.add_argument("--force", action="store_true", help="regenerate even if the field is there")
+    parser.add_argument(
+        "--ngroups", type=int, default=FieldSpec.ngroups, help="groups per ramp (>= 7)"
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="regenerate even if the field is there"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     for noisy in ("stpipe", "CRDS", "jwst", "stdatamodels"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
-        spec = FieldSpec(seed=args.seed, filters=tuple(f.upper() for f in args.filters), ngroups=args.ngroups)
+        spec = FieldSpec(
+            seed=args.seed, filters=tuple(f.upper() for f in args.filters), ngroups=args.ngroups
+        )
     except ValueError as error:
         parser.error(str(error))
     manifest = simulate_field(args.output, spec, force=args.force)
-    print(f"synthetic field: {args.output} ({len(manifest['exposures'])} exposures, CRDS context {manifest['context']})")
+    print(
+        f"synthetic field: {args.output} ({len(manifest['exposures'])} exposures, CRDS context {manifest['context']})"
+    )
     return 0
 
 

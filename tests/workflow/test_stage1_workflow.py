@@ -34,8 +34,13 @@ def workdir(synthetic_field, archive_server, tmp_path_factory):
     config.update(
         fields_csv=str(folder / "FIELDS/fields.csv"),
         fields_dir=str(folder / "FIELDS"),
-        download={"archive_url": archive_server.download_url, "token_env": TEST_TOKEN_ENV,
-                  "retries": 3, "timeout": 30, "on_submit_host": True},  # fmt: skip
+        download={
+            "archive_url": archive_server.download_url,
+            "token_env": TEST_TOKEN_ENV,
+            "retries": 3,
+            "timeout": 30,
+            "on_submit_host": True,
+        },  # fmt: skip
     )
     (folder / "config.yaml").write_text(yaml.safe_dump(config))
     return folder
@@ -49,7 +54,9 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
     env = dict(os.environ, **{TEST_TOKEN_ENV: TOKEN})
     result = subprocess.run([str(c) for c in command], capture_output=True, text=True, env=env)
     if check and result.returncode:
-        raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
+        raise AssertionError(
+            f"snakemake failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
+        )
     return result
 
 
@@ -74,7 +81,9 @@ def exposures(workdir: Path) -> Table:
     return Table.read(workdir / "FIELDS/fields.csv")
 
 
-def test_downloads_are_the_archive_files_and_carry_the_token(built, synthetic_field, archive_server):
+def test_downloads_are_the_archive_files_and_carry_the_token(
+    built, synthetic_field, archive_server
+):
     import requests
 
     table = exposures(built)
@@ -82,7 +91,10 @@ def test_downloads_are_the_archive_files_and_carry_the_token(built, synthetic_fi
     for row in table:
         got = built / "FIELDS" / row["field"] / "UNCAL" / row["filename"]
         served = synthetic_field / "archive" / row["filename"]
-        assert hashlib.sha256(got.read_bytes()).digest() == hashlib.sha256(served.read_bytes()).digest()
+        assert (
+            hashlib.sha256(got.read_bytes()).digest()
+            == hashlib.sha256(served.read_bytes()).digest()
+        )
         assert stats["authorized"][row["filename"]] >= 1
     logs = "".join(p.read_text() for p in (built / "FIELDS").rglob("*.log"))
     assert TOKEN not in logs and "with a MAST token" in logs

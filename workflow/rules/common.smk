@@ -8,6 +8,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
 from snakemake.exceptions import WorkflowError
+from wfsspipe.crdssync import job_environment
 from wfsspipe.fieldtable import FieldTableError, load_field_table
 from wfsspipe.products import EXPOSURE_PATTERN, FIELD_PATTERN
 from wfsspipe.resources import stage1_mem_mb as _stage1_mem_mb
@@ -63,14 +64,22 @@ def stage1_mem_mb(wildcards, input, attempt):
 
 
 def crds_settings():
-    """CRDS environment for jwst and grizli jobs: local mode, pinned context, shared cache."""
-    crds = config["crds"]
-    return {
-        "CRDS_PATH": str(Path(crds["path"]).resolve()),
-        "CRDS_CONTEXT": crds["context"],
-        "CRDS_SERVER_URL": crds["server_url"],
-        "CRDS_MODE": "local",
-    }
+    """CRDS environment for jwst and grizli jobs: shared cache, pinned context, no network."""
+    return job_environment(config["crds"]["path"], config["crds"]["context"])
+
+
+def crds_sync_record(field="{field}"):
+    return f"{OUT}/{field}/crds_references.json"
+
+
+def crds_ready(wildcards):
+    """What a job needs before CRDS can answer offline: the field's sync, when syncing is on."""
+    return [crds_sync_record(wildcards.field)] if config["crds"]["sync"] else []
+
+
+def field_exposure_rows(wildcards):
+    """The field's exposures as dicts (CRDS matches references on their filter, pupil, time)."""
+    return [FIELDS.row(wildcards.field, e) for e in FIELDS.exposures(wildcards.field)]
 
 
 def field_rates(field):

@@ -1,9 +1,32 @@
 # stage1: UNCAL -> RATE with jwst Detector1 and columnjump, one job per exposure.
 
 
+# The submit host fetches references (compute nodes are often offline); jobs then read the cache.
+localrules:
+    crds_sync,
+
+
+rule crds_sync:
+    output:
+        crds_sync_record(),
+    log:
+        f"{OUT}/{{field}}/logs/crds_sync.log",
+    conda:
+        "../envs/jwst.yaml"
+    resources:
+        mem_mb=1024,
+        runtime=120,
+    params:
+        exposures=field_exposure_rows,
+        crds=config["crds"],
+    script:
+        "../scripts/crds_sync.py"
+
+
 rule stage1:
     input:
-        uncal_path(),
+        uncal=uncal_path(),
+        crds=crds_ready,
     output:
         rate_path(),
     log:

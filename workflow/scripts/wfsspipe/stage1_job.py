@@ -27,7 +27,9 @@ class Stage1Error(RuntimeError):
 @dataclass(frozen=True)
 class Stage1Settings:
     columnjump: bool = True
-    columnjump_params: dict[str, float] = field(default_factory=lambda: {"nsigma1jump": 5.0, "nsigma2jumps": 3.0})
+    columnjump_params: dict[str, float] = field(
+        default_factory=lambda: {"nsigma1jump": 5.0, "nsigma2jumps": 3.0}
+    )
     rejection_threshold: float = 4.0
     skip_steps: tuple[str, ...] = ()
     one_over_f: bool = False
@@ -37,7 +39,10 @@ class Stage1Settings:
         cj = stage1["columnjump"]
         return cls(
             columnjump=bool(cj["enabled"]),
-            columnjump_params={"nsigma1jump": float(cj["nsigma1jump"]), "nsigma2jumps": float(cj["nsigma2jumps"])},
+            columnjump_params={
+                "nsigma1jump": float(cj["nsigma1jump"]),
+                "nsigma2jumps": float(cj["nsigma2jumps"]),
+            },
             rejection_threshold=float(stage1["jump"]["rejection_threshold"]),
             skip_steps=tuple(stage1.get("skip_steps", ())),
             one_over_f=bool(stage1.get("one_over_f", False)),
@@ -45,7 +50,9 @@ class Stage1Settings:
 
     def step_parameters(self) -> dict[str, dict[str, Any]]:
         """Per-step parameters for ``Detector1Pipeline.call(steps=...)``."""
-        steps: dict[str, dict[str, Any]] = {"jump": {"rejection_threshold": self.rejection_threshold}}
+        steps: dict[str, dict[str, Any]] = {
+            "jump": {"rejection_threshold": self.rejection_threshold}
+        }
         if self.one_over_f:
             steps["clean_flicker_noise"] = {"skip": False}
         for name in self.skip_steps:
@@ -85,7 +92,11 @@ def run_stage1(uncal: str | Path, rate: str | Path, settings: Stage1Settings):
             header["CRDS_VER"] = (version("crds"), "crds version")
             header["J_REJTHR"] = (settings.rejection_threshold, "jump rejection_threshold")
             header["ONEOVERF"] = (settings.one_over_f, "clean_flicker_noise (1/f) run")
-    log.info("CRDS context %s; references %s", result.crds_context, ", ".join(f"{k}={v}" for k, v in result.reference_files.items()))
+    log.info(
+        "CRDS context %s; references %s",
+        result.crds_context,
+        ", ".join(f"{k}={v}" for k, v in result.reference_files.items()),
+    )
     return result
 
 

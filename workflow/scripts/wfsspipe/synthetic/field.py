@@ -59,13 +59,20 @@ class FieldSpec:
     n_stars: int = 3
     mjd_start: float = 60400.25
     radec_max_mag: float = 24.5
+    # Side of the square (RA/Dec) the sources are placed in: at any PA it stays inside the
+    # 134" detector (a 90" square reaches 64" from the centre), so every source is observed.
+    scene_arcsec: float = 90.0
 
     def __post_init__(self):
         unknown = set(self.filters) - set(crdscache.BLOCKING_FILTERS)
         if unknown or not self.filters:
-            raise ValueError(f"filters must be among {crdscache.BLOCKING_FILTERS}, got {self.filters}")
+            raise ValueError(
+                f"filters must be among {crdscache.BLOCKING_FILTERS}, got {self.filters}"
+            )
         if self.ngroups < 7:
-            raise ValueError(f"ngroups must be >= 7 (columnjump does nothing at <= 6), got {self.ngroups}")
+            raise ValueError(
+                f"ngroups must be >= 7 (columnjump does nothing at <= 6), got {self.ngroups}"
+            )
 
 
 @dataclass
@@ -91,16 +98,30 @@ def plan_exposures(spec: FieldSpec) -> list[PlannedExposure]:
     """The exposures of the field, in the order a pure-parallel visit takes them."""
     times = ramps.exposure_times(spec.ngroups, 1)
     wcs = instrument.exposure_wcs(spec.ra, spec.dec, spec.pa_aper)
-    dx, dy = (np.array(DITHER_ARCSEC) / instrument.PIXEL_SCALE_ARCSEC)
+    dx, dy = np.array(DITHER_ARCSEC) / instrument.PIXEL_SCALE_ARCSEC
     cx, cy = instrument.CRPIX[0] - 1, instrument.CRPIX[1] - 1
-    dithered = wcs.pixel_to_world_values(cx - dx, cy - dy)  # pointing that moves sources by +dx, +dy
+    dithered = wcs.pixel_to_world_values(
+        cx - dx, cy - dy
+    )  # pointing that moves sources by +dx, +dy
     sequence = [("CLEAR", "NIS_IMAGE", (spec.ra, spec.dec)), ("GR150R", "NIS_WFSS", (spec.ra, spec.dec)),
                 ("GR150C", "NIS_WFSS", (spec.ra, spec.dec)), ("CLEAR", "NIS_IMAGE", tuple(map(float, dithered)))]  # fmt: skip
     planned, start, activity = [], spec.mjd_start, 1
     for visit, pupil in enumerate(spec.filters, start=1):
         for element, exp_type, (ra, dec) in sequence:
             obs_id = f"jw{PROGRAM}{1:03d}{visit:03d}_02{1}{activity:02d}_00001_nis"
-            planned.append(PlannedExposure(obs_id, element, pupil, exp_type, ra, dec, spec.pa_aper, start, times["exposure_time"]))
+            planned.append(
+                PlannedExposure(
+                    obs_id,
+                    element,
+                    pupil,
+                    exp_type,
+                    ra,
+                    dec,
+                    spec.pa_aper,
+                    start,
+                    times["exposure_time"],
+                )
+            )
             start += (times["duration"] + 180.0) / 86400.0  # plus overheads between exposures
             activity += 2
     return planned
@@ -109,7 +130,9 @@ def plan_exposures(spec: FieldSpec) -> list[PlannedExposure]:
 def footprint(exposure: PlannedExposure) -> str:
     wcs = instrument.exposure_wcs(exposure.ra_ref, exposure.dec_ref, exposure.pa_aper)
     n = instrument.DETECTOR_SHAPE[0]
-    ra, dec = wcs.pixel_to_world_values([-0.5, n - 0.5, n - 0.5, -0.5], [-0.5, -0.5, n - 0.5, n - 0.5])
+    ra, dec = wcs.pixel_to_world_values(
+        [-0.5, n - 0.5, n - 0.5, -0.5], [-0.5, -0.5, n - 0.5, n - 0.5]
+    )
     return "POLYGON ICRS " + " ".join(f"{a:.9f} {d:.9f}" for a, d in zip(ra, dec))
 
 
@@ -133,11 +156,21 @@ def simulate_field(output: str | Path, spec: FieldSpec = FieldSpec(), force: boo
     started = time.perf_counter()
 
     log.info("building the synthetic CRDS cache")
-    context = crdscache.build_crds_cache(output / "crds_cache", filters=spec.filters, seed=spec.seed, dark_ngroups=spec.ngroups)
+    context = crdscache.build_crds_cache(
+        output / "crds_cache", filters=spec.filters, seed=spec.seed, dark_ngroups=spec.ngroups
+    )
     log.info("writing the synthetic grizli configuration")
     grismconf.write_grizli_config(output / "GRIZLI", filters=spec.filters)
 
-    truth = scene.make_scene(spec.seed, spec.ra, spec.dec, n_emitters=spec.n_emitters, n_continuum=spec.n_continuum, n_stars=spec.n_stars)
+    truth = scene.make_scene(
+        spec.seed,
+        spec.ra,
+        spec.dec,
+        n_emitters=spec.n_emitters,
+        n_continuum=spec.n_continuum,
+        n_stars=spec.n_stars,
+        field_arcsec=spec.scene_arcsec,
+    )
     with atomic_path(output / "truth.ecsv") as tmp:
         truth.write(tmp, format="ascii.ecsv", overwrite=True)
     render.write_radec_catalog(truth, output / "radec.txt", max_mag=spec.radec_max_mag)
@@ -150,10 +183,19 @@ def simulate_field(output: str | Path, spec: FieldSpec = FieldSpec(), force: boo
             old.unlink()
     for number, exposure in enumerate(planned):
         flat = crdscache.read_flat(output / "crds_cache", exposure.pupil)
-        rate, meta = render.render_exposure(truth, asdict_exposure(exposure), output / "GRIZLI", pixel_flat=flat)
+        rate, meta = render.render_exposure(
+            truth, asdict_exposure(exposure), output / "GRIZLI", pixel_flat=flat
+        )
         meta.update(OBS_ID=exposure.obs_id, EXPSTART=exposure.expstart)
         path = archive / f"{exposure.obs_id}_uncal.fits"
-        injected = ramps.write_uncal(path, rate, meta, _rng(spec.seed, 100 + number), ngroups=spec.ngroups, crds_root=output / "crds_cache")
+        injected = ramps.write_uncal(
+            path,
+            rate,
+            meta,
+            _rng(spec.seed, 100 + number),
+            ngroups=spec.ngroups,
+            crds_root=output / "crds_cache",
+        )
         exposure.s_region = footprint(exposure)
         exposure.size = path.stat().st_size
         exposure.column_jump_row = injected.column_jump_rows[0] if injected.column_jump_rows else -1
@@ -161,7 +203,14 @@ def simulate_field(output: str | Path, spec: FieldSpec = FieldSpec(), force: boo
         exposure.cosmic_rays = int(sum(injected.cosmic_rays))
         with atomic_path(output / "rates" / f"{exposure.obs_id}_truth_rate.fits") as tmp:
             _write_rate(tmp, rate, meta)
-        log.info("wrote %s (%s %s/%s, %.0f MB)", path.name, exposure.exp_type, exposure.filter, exposure.pupil, exposure.size / 1e6)
+        log.info(
+            "wrote %s (%s %s/%s, %.0f MB)",
+            path.name,
+            exposure.exp_type,
+            exposure.filter,
+            exposure.pupil,
+            exposure.size / 1e6,
+        )
 
     write_table(planned, output / "exposures.ecsv", observations=False)
     write_table(planned, output / "observations.ecsv", observations=True)
@@ -180,7 +229,10 @@ def simulate_field(output: str | Path, spec: FieldSpec = FieldSpec(), force: boo
 
 
 def asdict_exposure(exposure: PlannedExposure) -> dict:
-    return {k: getattr(exposure, k) for k in ("ra_ref", "dec_ref", "pa_aper", "filter", "pupil", "exp_type")}
+    return {
+        k: getattr(exposure, k)
+        for k in ("ra_ref", "dec_ref", "pa_aper", "filter", "pupil", "exp_type")
+    }
 
 
 def _write_rate(path: Path, rate: np.ndarray, meta: dict) -> None:
@@ -190,7 +242,9 @@ def _write_rate(path: Path, rate: np.ndarray, meta: dict) -> None:
     header = fits.Header()
     for key in ("OBS_ID", "FILTER", "PUPIL", "EXP_TYPE", "BUNIT"):
         header[key] = meta[key]
-    fits.HDUList([fits.PrimaryHDU(header=header), fits.ImageHDU(rate.astype(np.float32), name="SCI")]).writeto(path, overwrite=True)
+    fits.HDUList(
+        [fits.PrimaryHDU(header=header), fits.ImageHDU(rate.astype(np.float32), name="SCI")]
+    ).writeto(path, overwrite=True)
 
 
 def write_table(planned: list[PlannedExposure], path: Path, observations: bool) -> None:
@@ -234,10 +288,18 @@ def write_workflow_config(output: Path, context: str) -> None:
     import yaml
 
     config = {
-        "crds": {"path": str(output / "crds_cache"), "context": context,
-                 "server_url": "https://jwst-crds.stsci.edu", "sync": False},  # fmt: skip
+        "crds": {
+            "path": str(output / "crds_cache"),
+            "context": context,
+            "server_url": "https://jwst-crds.stsci.edu",
+            "sync": False,
+        },  # fmt: skip
     }
-    write_text(output / "config.yaml", "# Written by simulateField.py: the synthetic field.\n" + yaml.safe_dump(config, sort_keys=False))
+    write_text(
+        output / "config.yaml",
+        "# Written by simulateField.py: the synthetic field.\n"
+        + yaml.safe_dump(config, sort_keys=False),
+    )
 
 
 def _spec_dict(spec: FieldSpec) -> dict:

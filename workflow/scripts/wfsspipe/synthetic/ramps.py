@@ -344,6 +344,23 @@ def _cosmic_rays(rng, count, ngroups, nframes, sensitive):
     return np.concatenate(idx), np.concatenate(q), np.concatenate(f)
 
 
+def _reproducible_level1b(dm):
+    """``Level1bModel`` whose DATE is the exposure's end, not the wall clock: same seed, same bytes.
+
+    stdatamodels stamps ``meta.date`` with the current time on save; everything else in the file
+    follows from the seed. The subclass keeps the class name, so ``model_type`` is unchanged.
+    """
+
+    class Level1bModel(dm.Level1bModel):
+        creation_date: str
+
+        def on_save(self, init):
+            super().on_save(init)
+            self.meta.date = self.creation_date
+
+    return Level1bModel
+
+
 def write_uncal(
     path: str | Path,
     rate_dn_s: np.ndarray,
@@ -428,7 +445,8 @@ def write_uncal(
                 raw[column_jump_row, :] += np.float32(column_jump_dn)
             np.clip(np.rint(raw), 0, 65535, out=raw)
             data[integ, g] = raw.astype(np.uint16)
-    model = dm.Level1bModel(data=data)
+    model = _reproducible_level1b(dm)(data=data)
+    model.creation_date = Time(attributes["exposure.end_time"], format="mjd", scale="utc").isot
     set_metadata(model, attributes)
     model.meta.filename = path.name
     with atomic_path(path) as tmp:
