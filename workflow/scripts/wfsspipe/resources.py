@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-# Stage 1 peak RSS is in the jump step and grows with the UNCAL size (bench/stage1_memory.py):
-# about 520 MB + 22.5 x UNCAL MB with a synthetic dark. The margin covers a real dark and noise;
-# each retry after an OOM kill asks for half as much again.
-STAGE1_BASE_MB = 520
-STAGE1_PER_UNCAL_MB = 22.5
+# Stage 1 peak RSS grows with the UNCAL size. bench/stage1_memory.py measured (full-frame NIS,
+# 7-20 groups, 20-group synthetic dark; bench/RESULTS.md) a least-squares fit of about
+# 940 MB + 13.75 x UNCAL MB, within 7% at every point; the 1.2 margin keeps the request between
+# 1.1 and 1.3 times the measured peak. A real dark with many more groups than the exposure raises
+# the base: an OOM-killed job comes back with half as much again per retry.
+STAGE1_BASE_MB = 940
+STAGE1_PER_UNCAL_MB = 14.0
 STAGE1_MARGIN = 1.2
 RETRY_GROWTH = 0.5
 # Used when the table has no size and the file is not there yet: a 10-group full-frame NIS UNCAL.

@@ -7,6 +7,7 @@ says what to do, and records in the RATE header what produced it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -92,6 +93,7 @@ def run_stage1(uncal: str | Path, rate: str | Path, settings: Stage1Settings):
             header["CRDS_VER"] = (version("crds"), "crds version")
             header["J_REJTHR"] = (settings.rejection_threshold, "jump rejection_threshold")
             header["ONEOVERF"] = (settings.one_over_f, "clean_flicker_noise (1/f) run")
+    result = dataclasses.replace(result, rate=rate)  # it ran on the temporary name
     log.info(
         "CRDS context %s; references %s",
         result.crds_context,

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from astropy.coordinates import SkyCoord, get_constellation
 
 from ..atomic import write_text
 
@@ -72,6 +71,11 @@ def save_registry(path: Path, registry: dict) -> None:
 
 def constellations(ra_deg, dec_deg) -> list[str]:
     """Lowercase IAU constellation abbreviations (``uma``) at the given positions."""
+    from astropy.coordinates import (
+        SkyCoord,
+        get_constellation,
+    )  # slow import; only new fields need it
+
     coords = SkyCoord(np.atleast_1d(ra_deg), np.atleast_1d(dec_deg), unit="deg", frame="icrs")
     return [name.lower() for name in np.atleast_1d(get_constellation(coords, short_name=True))]
 

@@ -1,0 +1,75 @@
+"""Stage 1 settings reach jwst (1/f switch, skipped steps, thresholds); broken UNCALs are refused."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
+
+from wfsspipe.stage1_job import Stage1Error, Stage1Settings, run_stage1  # noqa: E402
+
+pytestmark = [pytest.mark.workflow, pytest.mark.slow]
+
+JOB = """
+import os, sys
+sys.path.insert(0, {scripts!r})
+from wfsspipe.crdssync import job_environment
+os.environ.update(job_environment({cache!r}, "jwst_9000.pmap"))
+from astropy.io import fits
+from wfsspipe.stage1_job import Stage1Settings, run_stage1
+settings = Stage1Settings(one_over_f=True, skip_steps=("persistence",), rejection_threshold=5.5)
+result = run_stage1({uncal!r}, {rate!r}, settings)
+header = fits.getheader(result.rate)
+print(result.rate, header["S_CLNFNS"], header["S_PERSIS"], header["J_REJTHR"], header["ONEOVERF"])
+"""
+
+
+def test_config_mapping_to_step_parameters():
+    settings = Stage1Settings.from_config(
+        {"columnjump": {"enabled": False, "nsigma1jump": 6, "nsigma2jumps": 4}, "jump": {"rejection_threshold": 5},
+         "skip_steps": ["persistence"], "one_over_f": True, "keep_uncal": True}
+    )  # fmt: skip
+    assert settings.columnjump is False and settings.columnjump_params == {
+        "nsigma1jump": 6.0,
+        "nsigma2jumps": 4.0,
+    }
+    assert settings.step_parameters() == {
+        "jump": {"rejection_threshold": 5.0},
+        "clean_flicker_noise": {"skip": False},
+        "persistence": {"skip": True},
+    }
+
+
+def test_one_over_f_and_skipped_steps_reach_jwst(synthetic_field, tmp_path):
+    uncal = sorted((synthetic_field / "archive").glob("*_uncal.fits"))[0]
+    rate = tmp_path / uncal.name.replace("_uncal", "_rate")
+    code = JOB.format(
+        scripts=str(ROOT / "workflow/scripts"),
+        cache=str(synthetic_field / "crds_cache"),
+        uncal=str(uncal),
+        rate=str(rate),
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split()[-5:] == [str(rate), "COMPLETE", "SKIPPED", "5.5", "True"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [rate.name]  # no temporary left behind
+
+
+def test_truncated_uncal_is_refused_with_advice(synthetic_field, tmp_path):
+    uncal = sorted((synthetic_field / "archive").glob("*_uncal.fits"))[0]
+    broken = tmp_path / uncal.name
+    broken.write_bytes(uncal.read_bytes()[: 2880 * 1000])
+    with pytest.raises(Stage1Error, match=r"structure ends .* delete it and rerun"):
+        run_stage1(broken, tmp_path / "out_rate.fits", Stage1Settings())
+    assert not (tmp_path / "out_rate.fits").exists()
