@@ -25,11 +25,12 @@ log = logging.getLogger(__name__)
 
 # crds never contacts a URL containing "serverless" (crds.client.proxy): the jobs' setting.
 OFFLINE_SERVER_URL = "https://jwst-serverless.stsci.edu"
-# Reference types of the stages that run on compute nodes (Detector1 and grizli's preparation).
-REFTYPES = (
+# Reference types NIRISS Detector1 reads, then those grizli's preparation reads (imaging and WFSS).
+STAGE1_REFTYPES = (
     "mask", "saturation", "superbias", "linearity", "dark", "gain", "readnoise", "trapdensity",
-    "trappars", "persat", "flat", "distortion", "filteroffset", "photom", "area", "bkg",
+    "trappars", "persat",
 )  # fmt: skip
+REFTYPES = (*STAGE1_REFTYPES, "flat", "distortion", "filteroffset", "photom", "area", "bkg")
 
 
 def job_environment(crds_path: str, context: str) -> dict[str, str]:

@@ -8,24 +8,18 @@ from pathlib import Path
 import pandas as pd
 
 from .products import exposure_of
-from .schemas import validate_fields
+from .schemas import load_schema, validate_fields
 
-# Read as text whatever pandas would guess: program numbers keep their zeros, URIs stay strings.
-TEXT_COLUMNS = {
-    c: str
-    for c in (
-        "field",
-        "obs_id",
-        "filename",
-        "dataURI",
-        "filter",
-        "pupil",
-        "exp_type",
-        "s_region",
-        "proposal_id",
-        "dataRights",
-    )
-}
+
+def _schema_columns() -> tuple[list[str], dict[str, type]]:
+    """Required columns and the columns read as text, both from the fields schema."""
+    schema = load_schema("fields.schema.yaml")
+    text = {
+        name: str
+        for name, spec in schema["properties"].items()
+        if "string" in (spec["type"] if isinstance(spec["type"], list) else [spec["type"]])
+    }
+    return list(schema["required"]), text
 
 
 class FieldTableError(ValueError):
@@ -84,28 +78,16 @@ def load_field_table(path: str | Path, selected: list[str] | None = None) -> Fie
             f"fields table {path} does not exist: run resources/scripts/computeFields.py "
             "(or `make demo` for the synthetic field), or set fields_csv in the config"
         )
+    required, text_columns = _schema_columns()
     try:
         rows = pd.read_csv(
             path,
-            dtype=TEXT_COLUMNS,
+            dtype=text_columns,  # program numbers keep their zeros, URIs stay text
             keep_default_na=False,
             na_values={"size": [""], "t_obs_release": [""]},
         )
     except (pd.errors.ParserError, UnicodeDecodeError) as error:
         raise FieldTableError(f"{path} is not a readable CSV table: {error}") from None
-    required = [
-        "field",
-        "obs_id",
-        "filename",
-        "dataURI",
-        "filter",
-        "pupil",
-        "exp_type",
-        "t_min",
-        "exptime",
-        "s_region",
-        "size",
-    ]
     missing = [c for c in required if c not in rows]
     if missing:
         raise FieldTableError(

@@ -47,6 +47,7 @@ import numpy as np
 from astropy.io import fits
 
 from .atomic import atomic_path
+from .crdssync import STAGE1_REFTYPES
 
 log = logging.getLogger(__name__)
 
@@ -152,18 +153,7 @@ def run_detector1(
             context = result.meta.ref_file.crds.context_used
             refs = {
                 name: getattr(result.meta.ref_file, name).name
-                for name in (
-                    "mask",
-                    "saturation",
-                    "superbias",
-                    "linearity",
-                    "dark",
-                    "gain",
-                    "readnoise",
-                    "trapdensity",
-                    "trappars",
-                    "persat",
-                )
+                for name in STAGE1_REFTYPES
                 if getattr(getattr(result.meta.ref_file, name, None), "name", None)
             }
             result.meta.filename = rate_out.name
