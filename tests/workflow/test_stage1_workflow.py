@@ -3,82 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 from astropy.io import fits
-from astropy.table import Table
-from conftest import TEST_TOKEN as TOKEN
-from conftest import TEST_TOKEN_ENV
-
-ROOT = Path(__file__).resolve().parents[2]
-SNAKEMAKE = Path(os.sys.executable).parent / "snakemake"
+from conftest import exposures, planned_jobs, snakemake
+from support import TEST_TOKEN as TOKEN
 
 pytestmark = [pytest.mark.workflow, pytest.mark.slow]
 
-
-@pytest.fixture(scope="module")
-def workdir(synthetic_field, archive_server, tmp_path_factory):
-    """A working folder with fields.csv (from computeFields) and the workflow config overlay."""
-    folder = tmp_path_factory.mktemp("workflow")
-    subprocess.run(
-        [os.sys.executable, ROOT / "resources/scripts/computeFields.py", "--from-table", synthetic_field / "observations.ecsv",
-         "--proposal-ids", "9999", "--output-dir", folder / "FIELDS", "-q"],
-        check=True,
-    )  # fmt: skip
-    config = yaml.safe_load((synthetic_field / "config.yaml").read_text())
-    config.update(
-        fields_csv=str(folder / "FIELDS/fields.csv"),
-        fields_dir=str(folder / "FIELDS"),
-        download={
-            "archive_url": archive_server.download_url,
-            "token_env": TEST_TOKEN_ENV,
-            "retries": 3,
-            "timeout": 30,
-            "on_submit_host": True,
-        },  # fmt: skip
-    )
-    (folder / "config.yaml").write_text(yaml.safe_dump(config))
-    return folder
-
-
-def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    command = [
-        SNAKEMAKE, "--snakefile", ROOT / "workflow/Snakefile", "--directory", workdir,
-        "--configfile", ROOT / "config/config.yaml", workdir / "config.yaml", "--cores", "2", *args,
-    ]  # fmt: skip
-    env = dict(os.environ, **{TEST_TOKEN_ENV: TOKEN})
-    result = subprocess.run([str(c) for c in command], capture_output=True, text=True, env=env)
-    if check and result.returncode:
-        raise AssertionError(
-            f"snakemake failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
-        )
-    return result
-
-
-def planned_jobs(workdir: Path, *targets: str) -> dict[str, int]:
-    """Jobs a dry run would run, by rule."""
-    output = snakemake(workdir, "-n", "--quiet", "rules", "--", *targets).stdout
-    jobs = {}
-    for line in output.splitlines():
-        words = line.split()
-        if len(words) == 2 and words[1].isdigit() and words[0] not in ("total", "job"):
-            jobs[words[0]] = int(words[1])
-    return jobs
-
-
-@pytest.fixture(scope="module")
-def built(workdir):
-    snakemake(workdir)
-    return workdir
-
-
-def exposures(workdir: Path) -> Table:
-    return Table.read(workdir / "FIELDS/fields.csv")
+# The fixtures ``workdir`` and ``built`` (the default target, built once per session) and the
+# helpers above live in tests/workflow/conftest.py, shared with the grizli-stage tests.
 
 
 def test_downloads_are_the_archive_files_and_carry_the_token(
@@ -127,8 +62,11 @@ def test_rerun_does_nothing_and_a_deleted_rate_alone_is_rebuilt(built):
     rate = built / "FIELDS" / row["field"] / "RATE" / f"{row['obs_id']}_rate.fits"
     others = {p: p.stat().st_mtime_ns for p in rate.parent.glob("*_rate.fits") if p != rate}
     rate.unlink()
-    assert planned_jobs(built) == {"stage1": 1, "all": 1}
-    snakemake(built)
+    # The field's grizli products depend on every RATE: they are planned again too.
+    assert planned_jobs(built) == {
+        "stage1": 1, "preprocess": 1, "mosaic_filter": 1, "mosaic": 1, "all": 1
+    }  # fmt: skip
+    snakemake(built, str(rate))
     assert rate.exists()
     assert {p: p.stat().st_mtime_ns for p in others} == others
 

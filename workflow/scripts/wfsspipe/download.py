@@ -31,7 +31,7 @@ class DownloadError(RuntimeError):
 
 
 class _Refused(DownloadError):
-    """A failure no retry can mend (access refused, no such product)."""
+    """A failure no retry can mend (access refused, no such product, nowhere to write)."""
 
 
 class _Retryable(Exception):
@@ -159,10 +159,14 @@ def _attempt(url: str, part: Path, headers: dict, spec: DownloadSpec) -> None:
                 and not isinstance(error, ConnectionError)
                 and error.errno is not None
             ):
-                raise DownloadError(f"{spec.uri}: cannot write {part}: {error}") from None
-            raise _Retryable(
-                f"transfer interrupted after {received} bytes ({type(error).__name__})"
-            ) from None
+                # A full disk or a read-only folder: retrying only downloads the same bytes again.
+                raise _Refused(
+                    f"{spec.uri}: cannot write {part}: {error}; free space (or fix permissions) "
+                    "there and rerun"
+                ) from None
+            timed_out = "timed out" in str(error).lower()  # requests wraps read timeouts
+            reason = f"no data for {spec.timeout:g} s" if timed_out else type(error).__name__
+            raise _Retryable(f"transfer interrupted after {received} bytes ({reason})") from None
         if total is not None and received < total:
             raise _Retryable(f"transfer ended early: {received} of {total} bytes")
 

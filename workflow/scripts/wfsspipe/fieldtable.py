@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .fields.sphere import RegionError, parse_polygon
 from .products import exposure_of
 from .schemas import load_schema, validate_fields
 
@@ -70,6 +71,21 @@ def _sample(names: list[str], most: int = 8) -> str:
     return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
+def _region_problems(rows: pd.DataFrame, limit: int = 20) -> list[str]:
+    """Footprints that do not parse (the schema only checks that they start with POLYGON)."""
+    problems = []
+    for number, (obs_id, region) in enumerate(zip(rows["obs_id"], rows["s_region"])):
+        try:
+            parse_polygon(region)
+        except RegionError as error:
+            problems.append(
+                f"row {number + 2} ({obs_id}): s_region {region!r} does not parse: {error}"
+            )
+            if len(problems) >= limit:
+                break
+    return problems
+
+
 def load_field_table(path: str | Path, selected: list[str] | None = None) -> FieldTable:
     """Read and check ``fields.csv``; keep only ``selected`` fields when given."""
     path = Path(path)
@@ -99,6 +115,11 @@ def load_field_table(path: str | Path, selected: list[str] | None = None) -> Fie
     if problems:
         raise FieldTableError(
             f"{path} breaks workflow/schemas/fields.schema.yaml: " + "; ".join(problems[:5])
+        )
+    problems = _region_problems(rows)
+    if problems:
+        raise FieldTableError(
+            f"{path}: " + "; ".join(problems[:5]) + "; recompute the table with computeFields.py"
         )
     mismatched = rows[[exposure_of(f) != o for f, o in zip(rows["filename"], rows["obs_id"])]]
     if len(mismatched):

@@ -21,7 +21,12 @@ def grow(mem_mb: float, attempt: int) -> int:
     return max(MIN_MEM_MB, int(round(mem_mb * (1 + RETRY_GROWTH * (max(attempt, 1) - 1)))))
 
 
-def stage1_mem_mb(uncal_mb: float | None, attempt: int = 1) -> int:
-    """Memory (MB) to request for Stage 1 of an UNCAL of ``uncal_mb`` megabytes."""
+def stage1_mem_mb(uncal_mb: float | None, attempt: int = 1, factor: float = 1.0) -> int:
+    """Memory (MB) to request for Stage 1 of an UNCAL of ``uncal_mb`` megabytes.
+
+    ``factor`` is the site's scaling (config ``resources.stage1_mem_factor``), e.g. for real darks
+    much larger than the exposures; retries grow from the scaled request.
+    """
     size = DEFAULT_UNCAL_MB if uncal_mb is None or uncal_mb <= 0 else uncal_mb
-    return grow(STAGE1_MARGIN * (STAGE1_BASE_MB + STAGE1_PER_UNCAL_MB * size), attempt)
+    first = factor * STAGE1_MARGIN * (STAGE1_BASE_MB + STAGE1_PER_UNCAL_MB * size)
+    return grow(first, attempt)

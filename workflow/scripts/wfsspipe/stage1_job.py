@@ -8,6 +8,7 @@ says what to do, and records in the RATE header what produced it.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,6 +20,9 @@ from .atomic import atomic_path
 from .download import fits_problem
 
 log = logging.getLogger(__name__)
+
+# How ENOSPC reads once astropy or numpy have re-raised it without its errno.
+DISK_FULL_PHRASES = ("no space left", "space on disk", "free space to write")
 
 
 class Stage1Error(RuntimeError):
@@ -62,11 +66,8 @@ class Stage1Settings:
 
 
 def run_stage1(uncal: str | Path, rate: str | Path, settings: Stage1Settings):
-    """UNCAL -> RATE with the configured steps; :class:`Stage1Error` for a broken input."""
-    from astropy.io import fits
-
-    from .stage1 import run_detector1
-
+    """UNCAL -> RATE with the configured steps; :class:`Stage1Error` for a broken input or a
+    full disk."""
     uncal = Path(uncal)
     problem = fits_problem(uncal) if uncal.exists() else "the file does not exist"
     if problem:
@@ -75,6 +76,28 @@ def run_stage1(uncal: str | Path, rate: str | Path, settings: Stage1Settings):
             "downloads it again (or re-create the synthetic field)."
         )
     rate = Path(rate)
+    try:
+        result = _write_rate(uncal, rate, settings)
+    except OSError as error:
+        if not _disk_full(error):
+            raise
+        raise Stage1Error(
+            f"{rate}: the disk is full ({error}). Free space in {rate.parent} (or set fields_dir "
+            "to a larger disk) and rerun; nothing was left under the RATE's name."
+        ) from None
+    log.info(
+        "CRDS context %s; references %s",
+        result.crds_context,
+        ", ".join(f"{k}={v}" for k, v in result.reference_files.items()),
+    )
+    return result
+
+
+def _write_rate(uncal: Path, rate: Path, settings: Stage1Settings):
+    from astropy.io import fits
+
+    from .stage1 import run_detector1
+
     # The provenance keywords go in before the product takes its name: nothing half-updated can
     # ever be found under the RATE's name.
     with atomic_path(rate) as tmp:
@@ -93,13 +116,21 @@ def run_stage1(uncal: str | Path, rate: str | Path, settings: Stage1Settings):
             header["CRDS_VER"] = (version("crds"), "crds version")
             header["J_REJTHR"] = (settings.rejection_threshold, "jump rejection_threshold")
             header["ONEOVERF"] = (settings.one_over_f, "clean_flicker_noise (1/f) run")
-    result = dataclasses.replace(result, rate=rate)  # it ran on the temporary name
-    log.info(
-        "CRDS context %s; references %s",
-        result.crds_context,
-        ", ".join(f"{k}={v}" for k, v in result.reference_files.items()),
-    )
-    return result
+    return dataclasses.replace(result, rate=rate)  # it ran on the temporary name
+
+
+def _disk_full(error: BaseException | None) -> bool:
+    """Whether ``error`` or an error it came from says the disk is full (astropy re-raises
+    ENOSPC as a plain OSError that only says so in words)."""
+    while error is not None:
+        words = str(error).lower()
+        if isinstance(error, OSError) and (
+            error.errno in (errno.ENOSPC, errno.EDQUOT)
+            or any(phrase in words for phrase in DISK_FULL_PHRASES)
+        ):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 def _version(name: str) -> str:

@@ -4,8 +4,9 @@ Serves the files of one folder at MAST-shaped URLs, ``/api/v0.1/Download/file?ur
 product/<name>``, with Content-Length and Range support, so the workflow's real download code runs
 against it unchanged. Faults are queued per file through ``POST /faults`` (JSON
 ``{"<name>": ["503", "drop", "truncate", "slow", "wrongsize"]}``): each request for that file takes
-the next fault, then the file is served normally. ``GET /stats`` reports requests per file and
-whether they carried the expected token (the token itself is never stored).
+the next fault, then the file is served normally. ``GET /stats`` reports requests per file, how
+many carried the expected token (the token itself is never stored) and how many resumed an earlier
+transfer (a Range request served from an offset).
 
     python resources/scripts/archiveServer.py --root demo/archive --port 0 --port-file port.txt
 """
@@ -40,6 +41,7 @@ class ArchiveState:
         self.faults: dict[str, deque[str]] = defaultdict(deque)
         self.requests: dict[str, int] = defaultdict(int)
         self.authorized: dict[str, int] = defaultdict(int)
+        self.resumed: dict[str, int] = defaultdict(int)
         self.lock = threading.Lock()
 
     def next_fault(self, name: str) -> str | None:
@@ -63,6 +65,7 @@ class ArchiveHandler(BaseHTTPRequestHandler):
                 body = {
                     "requests": dict(self.state.requests),
                     "authorized": dict(self.state.authorized),
+                    "resumed": dict(self.state.resumed),
                 }
             return self._json(body)
         if parsed.path != DOWNLOAD_PATH:
@@ -121,6 +124,9 @@ class ArchiveHandler(BaseHTTPRequestHandler):
                 self.send_header("Content-Range", f"bytes */{size}")
                 self.end_headers()
                 return
+        if start:
+            with self.state.lock:
+                self.state.resumed[path.name] += 1
         length = size - start
         advertised = length + 2880 if fault == "wrongsize" else length
         self.send_response(HTTPStatus.PARTIAL_CONTENT if start else HTTPStatus.OK)

@@ -84,7 +84,7 @@ import numpy as np
 from astropy.io import fits
 
 from ..atomic import atomic_path, write_text
-from . import instrument
+from . import instrument, render
 
 log = logging.getLogger(__name__)
 
@@ -110,11 +110,16 @@ SATURATION_DN = 62000.0  # raw DN including bias (saturation runs before superbi
 PERSAT_DN = 52000.0
 DARK_RATE_DN_S = 0.012  # ~0.02 e-/s
 LINEARITY_C2 = 8.0e-7  # corrected = raw + c2 * raw**2 (bias-subtracted DN): -4 % at 50000 DN
-# Photometric conversion, MJy/sr per DN/s: grizli's own table (grizli/data/jwst_bp_info.yml), so
-# grizli's PHOTFNU/ZP keywords and the photom step agree.
-PHOTMJSR = {"F115W": 0.22673383, "F150W": 0.25171217, "F200W": 0.26470438}
 PIXAR_A2 = instrument.PIXEL_SCALE_ARCSEC**2
 PIXAR_SR = PIXAR_A2 * (np.pi / 180.0 / 3600.0) ** 2
+# Photometric conversion, MJy/sr per DN/s, from the zeropoints the scene is rendered with
+# (mag_AB = ZP - 2.5 log10 DN/s), so that calibrated images give back the injected magnitudes.
+# (grizli's own table, grizli/data/jwst_bp_info.yml, describes the real instrument, not this one:
+# using it put the catalogue 0.65-1.15 mag off the truth.)
+PHOTMJSR = {
+    band: float(10 ** (-0.4 * (zeropoint - 8.9)) / (1e6 * PIXAR_SR))
+    for band, zeropoint in render.ZEROPOINT_AB.items()
+}
 
 # Bad pixels (besides the reference-pixel frame), all DO_NOT_USE.
 N_DEAD, N_HOT, N_TELEGRAPH = 150, 120, 40

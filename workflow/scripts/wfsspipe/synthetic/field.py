@@ -149,6 +149,7 @@ def simulate_field(output: str | Path, spec: FieldSpec = FieldSpec(), force: boo
         manifest = json.loads(manifest_path.read_text())
         if {k: manifest.get(k) for k in wanted} == wanted:
             log.info("reusing the synthetic field in %s (seed %d)", output, spec.seed)
+            write_workflow_config(output, manifest["context"])  # cheap; follows this code's keys
             return manifest
         log.info("%s holds a field made with other parameters: regenerating", output)
     manifest_path.unlink(missing_ok=True)  # from here on the folder is incomplete until the end
@@ -280,7 +281,8 @@ def write_table(planned: list[PlannedExposure], path: Path, observations: bool) 
 
 
 def write_workflow_config(output: Path, context: str) -> None:
-    """``config.yaml``: the workflow's CRDS keys for this field's synthetic cache.
+    """``config.yaml``: the workflow keys of this field: its CRDS cache, its grizli configuration and
+    its alignment catalogue (offline: no remote catalogues, no MAST pointing query).
 
     Where the fields table and products go, and the archive server's URL, are the runner's choice
     (``resources/scripts/demo.py`` adds them).
@@ -288,6 +290,8 @@ def write_workflow_config(output: Path, context: str) -> None:
     import yaml
 
     config = {
+        "grizli": {"path": str(output / "GRIZLI"), "pure_parallel_wcs": False},
+        "preprocess": {"alignment": {"remote_catalogs": [], "catalog": str(output / "radec.txt")}},
         "crds": {
             "path": str(output / "crds_cache"),
             "context": context,

@@ -1,0 +1,87 @@
+"""What the tests share besides fixtures: the lean synthetic field, the token, the archive server
+process and workflow folders. Imported as ``support`` (``tests`` is on pytest's pythonpath);
+``conftest`` is not importable unambiguously once several folders have one."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+# The tests' lean synthetic field: one blocking filter, 7 groups (columnjump's minimum).
+TEST_FIELD_ARGS = ["--seed", "1", "--filters", "F200W", "--ngroups", "7"]
+# A MAST token as a user would set it; tests check it reaches the archive and nothing else.
+TEST_TOKEN_ENV = "WFSSPIPE_TEST_TOKEN"
+TEST_TOKEN = "test-token-0123456789"
+
+
+class ArchiveServer:
+    """The synthetic archive server in its own process, stopped by PID at the end."""
+
+    def __init__(self, root: Path, workdir: Path, token: str = ""):
+        self.port_file = workdir / "archive.port"
+        self.port_file.unlink(missing_ok=True)
+        command = [
+            PYTHON,
+            ROOT / "resources" / "scripts" / "archiveServer.py",
+            "--root",
+            root,
+            "--port-file",
+            self.port_file,
+        ]
+        env = dict(os.environ)
+        if token:
+            command += ["--token-env", TEST_TOKEN_ENV]
+            env[TEST_TOKEN_ENV] = token
+        self.process = subprocess.Popen([str(c) for c in command], cwd=ROOT, env=env)
+        deadline = time.monotonic() + 30
+        while not self.port_file.exists():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("the archive server did not start")
+            time.sleep(0.05)
+        self.port = int(self.port_file.read_text())
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.download_url = f"{self.base}/api/v0.1/Download/file"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def make_workdir(
+    folder: Path, synthetic_field: Path, archive_server: ArchiveServer, **config_changes
+) -> Path:
+    """A folder to run the workflow in: fields.csv from computeFields and a config overlay that
+    points at the synthetic field, its CRDS cache and the archive server."""
+    import yaml
+
+    folder.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [PYTHON, ROOT / "resources/scripts/computeFields.py", "--from-table", synthetic_field / "observations.ecsv",
+         "--proposal-ids", "9999", "--output-dir", folder / "FIELDS", "-q", "--no-plot"],
+        check=True,
+    )  # fmt: skip
+    config = yaml.safe_load((synthetic_field / "config.yaml").read_text())
+    config.update(
+        fields_csv=str(folder / "FIELDS/fields.csv"),
+        fields_dir=str(folder / "FIELDS"),
+        download={
+            "archive_url": archive_server.download_url,
+            "token_env": TEST_TOKEN_ENV,
+            "retries": 3,
+            "timeout": 30,
+            "on_submit_host": True,
+        },  # fmt: skip
+        **config_changes,
+    )
+    (folder / "config.yaml").write_text(yaml.safe_dump(config))
+    return folder

@@ -1,0 +1,218 @@
+"""Settings, config schema, resource requests and small helpers of the grizli stages."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from wfsspipe.mosaic import (
+    MosaicError,
+    MosaicSettings,
+    catalog_mem_mb,
+    catalog_names,
+    filter_mem_mb,
+    filter_mosaic_names,
+    mosaic_megapixels,
+    rgb_channels,
+)
+from wfsspipe.preprocess import (
+    PreprocessSettings,
+    _alignment_result,
+    commit_folder,
+    preprocess_mem_mb,
+    work_folder,
+)
+from wfsspipe.schemas import load_schema
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def config():
+    return yaml.safe_load((ROOT / "config/config.yaml").read_text())
+
+
+def validate(config) -> list[str]:
+    import jsonschema
+
+    schema = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    return [f"{'/'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(config)]
+
+
+def test_default_config_is_valid_and_builds_the_settings(config):
+    assert validate(config) == []
+    pre = PreprocessSettings.from_config(config["preprocess"])
+    assert pre.remote_catalogs == ("LS_DR10", "PS1", "GAIA") and pre.catalog == ""
+    assert pre.mag_limits == (14.0, 24.0) and pre.grism_sky_iterations == 10
+    mos = MosaicSettings.from_config(config["mosaic"])
+    assert mos.pixel_scale == 0.04 and mos.kernel == "square" and mos.rnoise_percentile is None
+    assert mos.apertures_arcsec[-1] == 3.0 and not mos.detection_background
+    assert config["grizli"]["pure_parallel_wcs"] is False
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        (("mosaic", "kernel"), "bilinear", "is not one of"),
+        (("mosaic", "pixel_scale"), 0, "less than or equal to the minimum"),
+        (("mosaic", "surprise"), 1, "Additional properties"),
+        (("preprocess", "alignment", "remote_catalogs"), ["GOOGLE"], "is not one of"),
+        (("preprocess", "alignment", "mag_limits"), [14.0], "too short"),
+        (("grizli", "pure_parallel_wcs"), "no", "is not of type 'boolean'"),
+        (("preprocess", "sky", "grism_iterations"), 0, "less than the minimum"),
+    ],
+)  # fmt: skip
+def test_schema_refuses_bad_values(config, path, value, message):
+    broken = copy.deepcopy(config)
+    section = broken
+    for key in path[:-1]:
+        section = section[key]
+    section[path[-1]] = value
+    problems = validate(broken)
+    assert problems and any(message in p for p in problems), problems
+
+
+def test_every_config_key_of_the_grizli_stages_is_documented(config):
+    readme = (ROOT / "config/README.md").read_text()
+
+    def keys(node, prefix):
+        for key, value in node.items():
+            name = f"{prefix}.{key}"
+            if isinstance(value, dict):
+                yield from keys(value, name)
+            else:
+                yield name
+
+    for section in ("grizli", "preprocess", "mosaic"):
+        for name in keys(config[section], section):
+            assert f"`{name}`" in readme, name
+
+
+def test_visit_arguments_keep_grizli_offline_and_use_the_config():
+    settings = PreprocessSettings(
+        remote_catalogs=(), mag_limits=(15.0, 23.5), max_mag_error=0.1, direct_sky_mesh_arcsec=12.8
+    )
+    arguments = settings.visit_arguments(threads=3, pure_parallel_wcs=False)
+    assert arguments["do_pure_parallel_wcs"] is False
+    assert arguments["reference_catalogs"] == []
+    assert arguments["align_mag_limits"] == [15.0, 23.5, 0.1]
+    assert (
+        arguments["imaging_bkg_params"]["bw"] * arguments["imaging_bkg_params"]["pixel_scale"]
+        == 12.8
+    )
+    assert arguments["drizzle_params"] == {"num_cores": 3}
+    assert arguments["oneoverf_kwargs"] is None and arguments["nircam_wisp_kwargs"] is None
+    # A fresh dict each time: grizli pops keys from drizzle_params.
+    arguments["drizzle_params"].pop("num_cores")
+    assert settings.visit_arguments(1, False)["drizzle_params"] == {"num_cores": 1}
+
+
+def test_catalogue_path_takes_the_field_name():
+    settings = PreprocessSettings(catalog="/data/astrometry/{field}.radec")
+    assert settings.catalog_for("uma-01") == Path("/data/astrometry/uma-01.radec")
+    assert PreprocessSettings().catalog_for("uma-01") is None
+
+
+WCS_LOG = """# ext xshift yshift rot scale rms N
+# radec: /tmp/radec.txt
+# jw001-nis-f150w-clear
+    0        0.0233       -0.0113        0.0000       1.00000         0.015   15
+"""
+
+
+def test_alignment_result_is_read_from_grizlis_log(tmp_path):
+    (tmp_path / "v_wcs.log").write_text(WCS_LOG)
+    result = _alignment_result(tmp_path, "v")
+    assert result == {"status": "aligned", "dx": 0.0233, "dy": -0.0113, "rot": 0.0, "scale": 1.0,
+                      "rms": 0.015, "n": 15}  # fmt: skip
+    (tmp_path / "v.wcs_failed").write_text("")
+    assert _alignment_result(tmp_path, "v")["status"].startswith("alignment failed")
+    assert _alignment_result(tmp_path, "missing")["status"] == "alignment not logged"
+    (tmp_path / "few_wcs.log").write_text(WCS_LOG.replace("   15\n", "    2\n"))
+    assert _alignment_result(tmp_path, "few")["status"].startswith("too few matches")
+
+
+def test_commit_folder_replaces_an_existing_folder_in_one_step(tmp_path):
+    final = tmp_path / "Prep"
+    final.mkdir()
+    (final / "old.fits").write_text("old")
+    left_by_a_killed_job = tmp_path / ".Prep.tmp-killed"
+    left_by_a_killed_job.mkdir()
+    (tmp_path / ".Mosaic.tmp-other").mkdir()  # another product's: left alone
+    built = work_folder(final)
+    assert built.parent == tmp_path and built.name.startswith(".Prep.tmp-")
+    assert not left_by_a_killed_job.exists()
+    (built / "new.fits").write_text("new")
+    commit_folder(built, final)
+    assert sorted(p.name for p in final.iterdir()) == ["new.fits"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".Mosaic.tmp-other", "Prep"]
+
+
+@pytest.mark.parametrize(
+    ("pivots", "expected"),
+    [
+        ({"f200w": 19930.0}, ["f200w", "f200w", "f200w"]),
+        ({"f200w": 19930.0, "f150w": 14934.0}, ["f200w", "sum", "f150w"]),
+        ({"f115w": 11540.0, "f200w": 19930.0, "f150w": 14934.0}, ["f200w", "f150w", "f115w"]),
+        ({"f090w": 9000.0, "f115w": 11540.0, "f150w": 14934.0, "f200w": 19930.0},
+         ["f200w", "f150w", "f090w"]),
+    ],
+)  # fmt: skip
+def test_rgb_channels_follow_the_pivot_wavelengths(pivots, expected):
+    assert rgb_channels(pivots) == expected
+    with pytest.raises(MosaicError):
+        rgb_channels({})
+
+
+def test_product_names_are_fixed_per_field():
+    assert filter_mosaic_names("uma-01", "F150W") == (
+        "uma-01-f150w_drz_sci.fits",
+        "uma-01-f150w_drz_wht.fits",
+    )
+    names = catalog_names("uma-01")
+    assert names["phot"] == "uma-01_phot.fits" and names["seg"] == "uma-01-ir_seg.fits"
+    assert names["rgb"] == "uma-01_rgb.png" and names["ir_sci"] == "uma-01-ir_drz_sci.fits"
+
+
+def square(ra, dec, side_arcsec, angle_deg=0.0):
+    half = side_arcsec / 2 / 3600
+    corners = np.array([[-half, -half], [half, -half], [half, half], [-half, half]])
+    theta = np.deg2rad(angle_deg)
+    rotation = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+    corners = corners @ rotation.T
+    return np.column_stack([ra + corners[:, 0] / np.cos(np.deg2rad(dec)), dec + corners[:, 1]])
+
+
+def test_mosaic_megapixels_of_a_footprint():
+    # 120" square, 6" pad, 0.04"/px: (132 / 0.04)^2 = 10.89 Mpx; also across RA 0.
+    assert mosaic_megapixels([square(150.0, 2.0, 120)], 0.04, 6.0) == pytest.approx(10.89, rel=1e-3)
+    assert mosaic_megapixels([square(0.0, -30.0, 120)], 0.04, 6.0) == pytest.approx(10.89, rel=1e-3)
+    # Rotated by 45 deg, the north-up box is twice the area.
+    rotated = mosaic_megapixels([square(150.0, 2.0, 120, 45)], 0.04, 0.0)
+    assert rotated == pytest.approx(2 * (120 / 0.04) ** 2 / 1e6, rel=1e-3)
+
+
+def test_memory_requests_grow_with_inputs_and_attempt():
+    demo = [84.0] * 8  # the demo field: 8 full-frame RATE files
+    assert preprocess_mem_mb(demo) > preprocess_mem_mb([84.0] * 4) > 2000
+    assert preprocess_mem_mb(demo, attempt=2) == pytest.approx(1.5 * preprocess_mem_mb(demo), abs=1)
+    assert preprocess_mem_mb([]) == preprocess_mem_mb([84.0])
+    # Measured on the demo field: 2.46 GB in one process, 3.41 GB summed over the process tree
+    # with 2 threads (AstroDrizzle's forked worker); a 25 Mpx filter mosaic of 2 exposures
+    # 1.0 GB; the catalogue of 2 filters 2.55 GB. Each request covers its measurement.
+    assert 2460 < preprocess_mem_mb(demo, threads=1) < 1.5 * 2460
+    assert 3410 < preprocess_mem_mb(demo, threads=2) < 1.5 * 3410
+    assert 1000 < filter_mem_mb(25.0, 2) < 1.5 * 1000
+    assert 2550 < catalog_mem_mb(25.0, 2) < 1.5 * 2550
+    assert filter_mem_mb(50.0, 2) > filter_mem_mb(25.0, 2) < filter_mem_mb(25.0, 10)
+    assert catalog_mem_mb(25.0, 3, attempt=3) == pytest.approx(2 * catalog_mem_mb(25.0, 3), abs=1)
+
+
+def test_schema_loader_sees_the_new_sections():
+    schema = load_schema("config.schema.yaml")
+    assert {"grizli", "preprocess", "mosaic"} <= set(schema["required"])

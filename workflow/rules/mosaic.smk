@@ -1,0 +1,47 @@
+# mosaic: one drizzled mosaic per direct filter on a common WCS (one job per filter), then the IR
+# detection image, the SEP catalogue with photometry in every filter and an RGB image (per field).
+# The filters of a field are those with direct exposures in the fields table.
+
+
+rule mosaic_filter:
+    input:
+        visits=direct_filter_visits,
+    output:
+        sci=filter_mosaic()[0],
+        wht=filter_mosaic()[1],
+    log:
+        f"{OUT}/{{field}}/logs/mosaic/{{filter}}.log",
+    benchmark:
+        f"{OUT}/{{field}}/benchmarks/mosaic/{{filter}}.tsv"
+    conda:
+        "../envs/grizli.yaml"
+    threads: 1
+    resources:
+        mem_mb=filter_mosaic_mem_mb,  # grows with the mosaic's pixels, exposures and attempt
+        runtime=60,
+    params:
+        settings=mosaic_params,
+    script:
+        "../scripts/mosaic.py"
+
+
+rule mosaic:
+    input:
+        mosaics=catalog_filter_mosaics,
+    output:
+        **mosaic_catalog_products(),
+    log:
+        f"{OUT}/{{field}}/logs/mosaic/catalog.log",
+    benchmark:
+        f"{OUT}/{{field}}/benchmarks/mosaic/catalog.tsv"
+    conda:
+        "../envs/grizli.yaml"
+    threads: 1
+    resources:
+        mem_mb=catalog_mem_mb,  # grows with the mosaic's pixels, filters and attempt
+        runtime=60,
+    params:
+        settings=mosaic_params,
+        filters=mosaic_filters,
+    script:
+        "../scripts/mosaic.py"

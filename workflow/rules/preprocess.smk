@@ -1,0 +1,26 @@
+# preprocess: a field's RATE files -> grizli-prepared exposures, visit table, footprint plot.
+# Prep/ is built aside and renamed into place; the visit table (written last) lists every
+# prepared exposure for the later stages.
+
+
+rule preprocess:
+    input:
+        rates=field_rate_inputs,
+        crds=crds_ready,
+    output:
+        visits=visits_table(),
+        footprint=footprint_plot(),
+    log:
+        f"{OUT}/{{field}}/logs/preprocess.log",
+    benchmark:
+        f"{OUT}/{{field}}/benchmarks/preprocess.tsv"
+    conda:
+        "../envs/grizli.yaml"
+    threads: preprocess_threads
+    resources:
+        mem_mb=preprocess_mem_mb,  # grows with the RATE data, threads and attempt
+        runtime=240,
+    params:
+        settings=preprocess_params,
+    script:
+        "../scripts/preprocess.py"

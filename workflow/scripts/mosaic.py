@@ -1,0 +1,46 @@
+"""Snakemake script of rules mosaic_filter (one filter mosaic) and mosaic (IR image, catalogue)."""
+
+import os
+
+snakemake = globals()["snakemake"]  # injected by Snakemake
+
+from wfsspipe.grizli_env import GrizliError, GrizliSettings  # noqa: E402
+from wfsspipe.logs import job_logging  # noqa: E402
+
+settings = snakemake.params.settings
+grizli = GrizliSettings.from_config(settings)
+os.environ.update(grizli.environment())  # before grizli is imported: it reads $GRIZLI then
+for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[variable] = str(snakemake.threads)
+
+from wfsspipe.mosaic import MosaicError, MosaicSettings, drizzle_filter, make_catalog  # noqa: E402
+
+field = snakemake.wildcards.field
+mosaic = MosaicSettings.from_config(settings["mosaic"])
+with job_logging(snakemake.log[0], snakemake.rule) as log:
+    try:
+        if snakemake.rule == "mosaic_filter":
+            drizzle_filter(
+                field,
+                snakemake.wildcards.filter,
+                snakemake.input.visits,
+                snakemake.output.sci,
+                snakemake.output.wht,
+                mosaic,
+                grizli,
+                log_path=snakemake.log[0],
+            )
+        else:
+            paths = list(snakemake.input.mosaics)  # sci, wht per filter, in params.filters order
+            mosaics = dict(zip(snakemake.params.filters, zip(paths[::2], paths[1::2])))
+            make_catalog(
+                field,
+                mosaics,
+                dict(snakemake.output.items()),
+                mosaic,
+                grizli,
+                log_path=snakemake.log[0],
+            )
+    except (GrizliError, MosaicError) as error:
+        log.error("%s", error)
+        raise SystemExit(1) from None

@@ -1,0 +1,32 @@
+"""Snakemake script of rule preprocess: RATE files -> grizli-prepared exposures in Prep/."""
+
+import os
+
+snakemake = globals()["snakemake"]  # injected by Snakemake
+
+from wfsspipe.grizli_env import GrizliError, GrizliSettings  # noqa: E402
+from wfsspipe.logs import job_logging  # noqa: E402
+
+settings = snakemake.params.settings
+grizli = GrizliSettings.from_config(settings)
+# Before grizli, jwst or crds are imported: grizli reads $GRIZLI and crds its URL at import.
+os.environ.update(grizli.environment())
+for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[variable] = str(snakemake.threads)
+
+from wfsspipe.preprocess import PreprocessError, PreprocessSettings, preprocess_field  # noqa: E402
+
+with job_logging(snakemake.log[0], "preprocess") as log:
+    try:
+        preprocess_field(
+            snakemake.wildcards.field,
+            snakemake.input.rates,
+            os.path.dirname(snakemake.output.visits),
+            PreprocessSettings.from_config(settings["preprocess"]),
+            grizli,
+            threads=snakemake.threads,
+            log_path=snakemake.log[0],
+        )
+    except (GrizliError, PreprocessError) as error:
+        log.error("%s", error)
+        raise SystemExit(1) from None
