@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import csv
-import hashlib
 import mmap
 import os
 import re
@@ -28,7 +27,7 @@ sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
 from support import TEST_TOKEN, TEST_TOKEN_ENV  # noqa: E402
 
-from wfsspipe.download import fits_problem  # noqa: E402
+from wfsspipe.download import fits_problem, sha256_of  # noqa: E402
 
 TOKEN = TEST_TOKEN  # the archive_server fixture expects this token
 TOKEN_ENV = TEST_TOKEN_ENV
@@ -197,12 +196,7 @@ def counts_since(server, before: dict, key: str = "requests") -> dict[str, int]:
 
 
 # --- products -----------------------------------------------------------------------------------
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
+sha256 = sha256_of
 
 
 def product_files(folder: Path) -> list[Path]:

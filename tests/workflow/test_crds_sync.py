@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from wfsspipe.crdssync import STAGE1_REFTYPES
+
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [pytest.mark.workflow]
@@ -36,17 +38,7 @@ def test_sync_resolves_stage1_and_grizli_references(synthetic_field):
     found = json.loads(result.stdout.strip().splitlines()[-1])
     assert set(found) == {"NIS_IMAGE/CLEAR/F200W", "NIS_WFSS/GR150R/F200W", "NIS_WFSS/GR150C/F200W"}
     for configuration, references in found.items():
-        for reftype in (
-            "mask",
-            "saturation",
-            "superbias",
-            "linearity",
-            "dark",
-            "gain",
-            "readnoise",
-            "flat",
-            "distortion",
-        ):
+        for reftype in (*STAGE1_REFTYPES, "flat", "distortion"):
             path = Path(references[reftype])
             assert path.is_file() and path.is_relative_to(synthetic_field / "crds_cache"), (
                 configuration,

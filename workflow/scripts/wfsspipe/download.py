@@ -209,3 +209,14 @@ def fits_problem(path: Path) -> str | None:
     if end != size:
         return f"FITS structure ends at byte {end} but the file has {size} bytes"
     return None
+
+
+def sha256_of(path: str | Path) -> str:
+    """Hex SHA-256 of a file, read in 4 MB blocks (products are hundreds of MB)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -20,7 +20,6 @@ GR150C exposures, a second direct exposure dithered by a few pixels. All at one 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
@@ -32,6 +31,7 @@ import numpy as np
 from astropy.table import Table
 
 from ..atomic import atomic_path, write_text
+from ..download import sha256_of
 from . import crdscache, grismconf, instrument, ramps, render, scene
 
 log = logging.getLogger(__name__)
@@ -220,7 +220,7 @@ def simulate_field(output: str | Path, spec: FieldSpec = FieldSpec(), force: boo
         **wanted,
         "context": context,
         "exposures": [p.obs_id for p in planned],
-        "checksums": {p.name: _sha256(p) for p in sorted(archive.glob("*_uncal.fits"))},
+        "checksums": {p.name: sha256_of(p) for p in sorted(archive.glob("*_uncal.fits"))},
         "seconds": round(time.perf_counter() - started, 1),
         "versions": _versions(),
     }
@@ -310,14 +310,6 @@ def _spec_dict(spec: FieldSpec) -> dict:
     values = asdict(spec)
     values["filters"] = list(spec.filters)
     return values
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _versions() -> dict:
