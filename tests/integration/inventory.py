@@ -16,6 +16,7 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 MODULES = (
     "test_download_faults",
     "test_interrupts",
+    "test_interrupt_grizli",
     "test_full_disk",
     "test_bad_inputs",
     "test_secrets",
