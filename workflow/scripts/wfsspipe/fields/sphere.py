@@ -79,8 +79,8 @@ def oriented_convex_polygon(vertices_deg: np.ndarray) -> np.ndarray:
     """Unit-vector vertices (n, 3), counter-clockwise seen from outside the sphere.
 
     Footprints of NIRISS exposures are convex quadrilaterals. A non-convex polygon is replaced by
-    its convex hull (a superset, so grouping stays conservative); :func:`is_convex` tells callers
-    when that happened.
+    its convex hull (a superset, so grouping stays conservative); :func:`oriented_convex_polygons`
+    reports which polygons that happened to.
     """
     xyz = radec_to_xyz(vertices_deg[:, 0], vertices_deg[:, 1])
     centre = xyz.sum(axis=0)

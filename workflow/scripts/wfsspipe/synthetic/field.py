@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -316,9 +315,3 @@ def _versions() -> dict:
     from importlib.metadata import version
 
     return {name: version(name) for name in ("numpy", "jwst", "grizli", "crds", "astropy")}
-
-
-def remove_field(output: Path) -> None:
-    """Delete a generated field (only a folder that has a manifest or looks like one)."""
-    if (output / MANIFEST).exists() or (output / "archive").exists():
-        shutil.rmtree(output)
