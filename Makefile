@@ -4,10 +4,12 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The web map's JavaScript/CSS (Leaflet and plugins), pinned by resources/webmap/package-lock.json.
+WEBMAP_ASSETS := resources/webmap/node_modules/.package-lock.json
 DEMO ?= demo
 CORES ?= 2
 
-.PHONY: help venv demo test test-fast lint format clean-demo
+.PHONY: help venv webmap-assets demo test test-fast lint format clean-demo
 
 help:
 	@echo "make demo   - set up .venv, simulate the synthetic field under $(DEMO)/ and run the workflow on it"
@@ -23,15 +25,22 @@ $(STAMP): requirements.txt pyproject.toml
 	@# wfsspipe is not installed: rule scripts, resources/scripts and pytest (pythonpath) find it in workflow/scripts.
 	touch $@
 
-venv: $(STAMP)
+$(WEBMAP_ASSETS): resources/webmap/package.json resources/webmap/package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm not found; install Node.js (Debian: apt-get install npm)"; exit 1; }
+	npm ci --prefix resources/webmap --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
 
-demo: $(STAMP)
+webmap-assets: $(WEBMAP_ASSETS)
+
+venv: $(STAMP) $(WEBMAP_ASSETS)
+
+demo: $(STAMP) $(WEBMAP_ASSETS)
 	$(BIN)/python resources/scripts/demo.py --output $(DEMO) --cores $(CORES)
 
-test: $(STAMP)
+test: $(STAMP) $(WEBMAP_ASSETS)
 	$(BIN)/python -m pytest
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) $(WEBMAP_ASSETS)
 	$(BIN)/python -m pytest -m "not slow and not workflow and not integration"
 
 lint: $(STAMP)

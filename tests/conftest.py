@@ -1,4 +1,6 @@
-"""Session fixtures: the synthetic field (generated once per session) and the archive server."""
+"""Session fixtures: the synthetic field (generated once per session), the archive server, and
+one workflow run of the default target on it (``built``), shared by the workflow tests and the
+browser tests."""
 
 from __future__ import annotations
 
@@ -7,7 +9,16 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from support import PYTHON, ROOT, TEST_FIELD_ARGS, TEST_TOKEN, ArchiveServer
+from support import (
+    PYTHON,
+    ROOT,
+    TEST_APERTURES_ARCSEC,
+    TEST_FIELD_ARGS,
+    TEST_TOKEN,
+    ArchiveServer,
+    make_workdir,
+    snakemake,
+)
 
 
 @pytest.fixture(scope="session")
@@ -32,3 +43,28 @@ def archive_server(synthetic_field, tmp_path_factory):
     )
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def workdir(synthetic_field, archive_server, tmp_path_factory):
+    """A working folder with fields.csv (from computeFields) and the workflow config overlay."""
+    return make_workdir(
+        tmp_path_factory.mktemp("workflow"),
+        synthetic_field,
+        archive_server,
+        # The synthetic field's grizli configuration and alignment catalogue; offline.
+        grizli={"path": str(synthetic_field / "GRIZLI"), "pure_parallel_wcs": False},
+        preprocess={
+            "alignment": {"remote_catalogs": [], "catalog": str(synthetic_field / "radec.txt")}
+        },
+        mosaic={"catalog": {"apertures_arcsec": TEST_APERTURES_ARCSEC}},
+        summary={"truth": str(synthetic_field / "truth.ecsv")},
+    )
+
+
+@pytest.fixture(scope="session")
+def built(workdir):
+    """The default target built once per session: RATE files, grizli products, redshifts, web
+    maps, index page and catalogue."""
+    snakemake(workdir)
+    return workdir

@@ -12,8 +12,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
-# The tests' lean synthetic field: one blocking filter, 7 groups (columnjump's minimum).
-TEST_FIELD_ARGS = ["--seed", "1", "--filters", "F200W", "--ngroups", "7"]
+# The tests' synthetic field: both blocking filters of the demo (redshifts need more than one
+# grism band), 7 groups (columnjump's minimum). The integration tests use its F200W exposures
+# only (INTEGRATION_FILTER): they test the workflow's machinery, not its science.
+TEST_FIELD_ARGS = ["--seed", "1", "--ngroups", "7"]
+INTEGRATION_FILTER = "F200W"
+SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+# Aperture diameters of the test catalogue: the last (4") holds all of every injected source's
+# light (wfsspipe.synthetic.render truncates sources 1.9" from their centre).
+TEST_APERTURES_ARCSEC = [0.36, 0.5, 0.7, 1.0, 1.5, 3.0, 4.0]
 # A MAST token as a user would set it; tests check it reaches the archive and nothing else.
 TEST_TOKEN_ENV = "WFSSPIPE_TEST_TOKEN"
 TEST_TOKEN = "test-token-0123456789"
@@ -85,3 +92,18 @@ def make_workdir(
     )
     (folder / "config.yaml").write_text(yaml.safe_dump(config))
     return folder
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Snakemake on a folder made by :func:`make_workdir` (2 cores, the token set)."""
+    command = [
+        SNAKEMAKE, "--snakefile", ROOT / "workflow/Snakefile", "--directory", workdir,
+        "--configfile", ROOT / "config/config.yaml", workdir / "config.yaml", "--cores", "2", *args,
+    ]  # fmt: skip
+    env = dict(os.environ, **{TEST_TOKEN_ENV: TEST_TOKEN})
+    result = subprocess.run([str(c) for c in command], capture_output=True, text=True, env=env)
+    if check and result.returncode:
+        raise AssertionError(
+            f"snakemake failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
+        )
+    return result

@@ -99,6 +99,8 @@ def main() -> int:
                 "timeout": 60,
                 "on_submit_host": True,
             },  # fmt: skip
+            # Injected against measured redshift (FIELDS/summary/z_truth.png and .ecsv).
+            summary={"truth": str(synthetic / "truth.ecsv")},
         )
         (output / "config.yaml").write_text(
             "# Written by resources/scripts/demo.py\n" + yaml.safe_dump(config, sort_keys=False)
@@ -122,7 +124,36 @@ def main() -> int:
         except subprocess.TimeoutExpired:
             server.kill()
     print(f"\ndemo finished: products under {output / 'FIELDS'}")
+    print_redshifts(output / "FIELDS" / "summary" / "z_truth.ecsv")
+    index = output / "FIELDS" / "index.html"
+    if index.exists():
+        print(f"\nindex of all fields: {index}")
+        print(f"  (or serve it: python -m http.server -d {index.parent}, then open /index.html)")
     return 0
+
+
+def print_redshifts(path: Path) -> None:
+    """Injected against measured redshift of every line emitter (the summary_truth table)."""
+    from astropy.table import Table
+
+    if not path.exists():
+        print(f"no injected-vs-measured table ({path}): the zfit stage did not run")
+        return
+    table = Table.read(path, format="ascii.ecsv")
+    emitters = table[table["kind"] == "emitter"]
+    emitters.sort("z_true")
+    print("\nline emitters: injected against measured redshift (|dz|/(1+z) < 0.005 is a match)")
+    print(
+        f"{'truth id':>8} {'source':>6} {'z injected':>10} {'z measured':>10} {'dz/(1+z)':>9} quality"
+    )
+    for row in emitters:
+        dz = row["dz"]
+        verdict = "" if dz != dz else ("match" if abs(dz) < 0.005 else "WRONG")
+        print(f"{row['truth_id']:>8} {row['id']:>6} {row['z_true']:>10.4f} {row['z']:>10.4f} "
+              f"{dz:>+9.4f} {row['quality']:>7} {verdict}")  # fmt: skip
+    for label, chosen in (("z < 2", emitters["z_true"] < 2), ("z > 2", emitters["z_true"] >= 2)):
+        ok = sum(abs(d) < 0.005 for d in emitters["dz"][chosen] if d == d)
+        print(f"{label}: {ok}/{int(chosen.sum())} emitters recovered")
 
 
 if __name__ == "__main__":

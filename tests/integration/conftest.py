@@ -6,13 +6,15 @@ import subprocess
 import sys
 
 import pytest
+from support import INTEGRATION_FILTER
 
 from .helpers import ROOT, Workflow, make_workflow, read_table
 
 
 @pytest.fixture(scope="session")
 def field_rows(synthetic_field, tmp_path_factory) -> list[dict]:
-    """The synthetic field's fields table (computeFields.py), as text rows."""
+    """The synthetic field's fields table (computeFields.py), as text rows: its
+    INTEGRATION_FILTER exposures only (the machinery under test needs no second filter)."""
     folder = tmp_path_factory.mktemp("fields")
     subprocess.run(
         [sys.executable, ROOT / "resources/scripts/computeFields.py", "--from-table",
@@ -20,7 +22,8 @@ def field_rows(synthetic_field, tmp_path_factory) -> list[dict]:
          "--no-plot", "-q"],
         check=True,
     )  # fmt: skip
-    return read_table(folder / "fields.csv")
+    rows = read_table(folder / "fields.csv")
+    return [row for row in rows if row["pupil"] == INTEGRATION_FILTER]
 
 
 @pytest.fixture(scope="session")

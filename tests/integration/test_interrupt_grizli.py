@@ -2,9 +2,9 @@
 would do it (``--unlock``, ``--rerun-incomplete``): the rerun completes, the products equal an
 uninterrupted run's, and nothing half-written ever carries a product's name.
 
-Stage 1 runs once: the killed run's folder gets copies of the reference folder's UNCAL and RATE
-files (modification times kept, and ``--rerun-triggers mtime`` there, since that folder has no
-Snakemake metadata for them), so only ``preprocess`` runs in it. grizli's preprocess of the
+Stage 1 does not run here: both folders get copies of the session build's UNCAL and RATE files of
+the field's F200W exposures (modification times kept, and ``--rerun-triggers mtime``, since the
+folders have no Snakemake metadata for them), so only ``preprocess`` runs. grizli's preprocess of the
 same RATE files gave bit-identical prepared SCI arrays in the rebuilt and the uninterrupted run
 (two processes, two threads each), so they are compared with ``np.array_equal``.
 """
@@ -39,22 +39,22 @@ INJECTED = [
 ]  # fmt: skip
 
 
-def test_sigkill_in_preprocess_then_rerun_incomplete_gives_the_same_prep(new_workflow):
+def test_sigkill_in_preprocess_then_rerun_incomplete_gives_the_same_prep(new_workflow, built):
     reference = new_workflow("grizli-uninterrupted")
     fields = {row["field"] for row in reference.rows}
     assert len(fields) == 1, fields
     field = fields.pop()
-    built = reference.run("--", *(reference.rate(row) for row in reference.rows), label="stage1")
-    assert built.returncode == 0, built.output[-3000:]
 
     killed = new_workflow("grizli-killed")
-    for row in reference.rows:  # copies, not a second Stage 1
-        for source, target in ((reference.uncal(row), killed.uncal(row)),
-                               (reference.rate(row), killed.rate(row))):  # fmt: skip
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
+    for row in reference.rows:  # copies of the session build's Stage 1 products, no Stage 1 here
+        uncal = built / "FIELDS" / field / "UNCAL" / row["filename"]
+        rate = built / "FIELDS" / field / "RATE" / f"{row['obs_id']}_rate.fits"
+        for workflow in (reference, killed):
+            for source, target in ((uncal, workflow.uncal(row)), (rate, workflow.rate(row))):
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, target)
 
-    uninterrupted = reference.run("--", _visits(reference, field), label="preprocess")
+    uninterrupted = reference.run(*MTIME_ONLY, "--", _visits(reference, field), label="preprocess")
     assert uninterrupted.returncode == 0, uninterrupted.output[-3000:]
 
     visits, log = _visits(killed, field), killed.fields_dir / field / "logs" / "preprocess.log"

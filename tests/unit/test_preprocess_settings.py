@@ -65,6 +65,11 @@ def test_default_config_is_valid_and_builds_the_settings(config):
         (("preprocess", "alignment", "mag_limits"), [14.0], "too short"),
         (("grizli", "pure_parallel_wcs"), "no", "is not of type 'boolean'"),
         (("preprocess", "sky", "grism_iterations"), 0, "less than the minimum"),
+        (("zfit", "templates", "search"), "all lines", "is not one of"),
+        (("zfit", "z_range"), [0.1], "too short"),
+        (("contam", "pad"), -1, "less than the minimum"),
+        (("extract", "mag_limit"), "deep", "is not of type"),
+        (("resources", "grizli_threads"), 0, "less than the minimum"),
     ],
 )  # fmt: skip
 def test_schema_refuses_bad_values(config, path, value, message):
@@ -88,7 +93,7 @@ def test_every_config_key_of_the_grizli_stages_is_documented(config):
             else:
                 yield name
 
-    for section in ("grizli", "preprocess", "mosaic"):
+    for section in ("grizli", "preprocess", "mosaic", "contam", "extract", "zfit", "resources"):
         for name in keys(config[section], section):
             assert f"`{name}`" in readme, name
 

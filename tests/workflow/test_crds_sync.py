@@ -36,7 +36,15 @@ def test_sync_resolves_stage1_and_grizli_references(synthetic_field):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     found = json.loads(result.stdout.strip().splitlines()[-1])
-    assert set(found) == {"NIS_IMAGE/CLEAR/F200W", "NIS_WFSS/GR150R/F200W", "NIS_WFSS/GR150C/F200W"}
+    assert set(found) == {
+        f"{kind}/{element}/{filt}"
+        for filt in ("F150W", "F200W")
+        for kind, element in (
+            ("NIS_IMAGE", "CLEAR"),
+            ("NIS_WFSS", "GR150R"),
+            ("NIS_WFSS", "GR150C"),
+        )
+    }
     for configuration, references in found.items():
         for reftype in (*STAGE1_REFTYPES, "flat", "distortion"):
             path = Path(references[reftype])

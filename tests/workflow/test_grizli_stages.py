@@ -240,11 +240,12 @@ def run_preprocess(synthetic_field, field, rate_files, prep, crds=None, catalog=
     return subprocess.run(command, capture_output=True, text=True, env=env)
 
 
-def rates(built: Path, exp_type: str) -> list[Path]:
+def rates(built: Path, exp_type: str, pupil: str = "F200W") -> list[Path]:
+    """RATE files of the session build of one type, in one filter (each edge case needs no more)."""
     return [
         built / "FIELDS" / row["field"] / "RATE" / f"{row['obs_id']}_rate.fits"
         for row in exposures(built)
-        if row["exp_type"] == exp_type
+        if row["exp_type"] == exp_type and row["pupil"] == pupil
     ]
 
 

@@ -36,7 +36,7 @@ def test_field_is_complete_and_reused(synthetic_field):
     manifest = json.loads((synthetic_field / "manifest.json").read_text())
     assert manifest["context"] == "jwst_9000.pmap"
     files = sorted(p.name for p in (synthetic_field / "archive").glob("*_uncal.fits"))
-    assert files == sorted(f"{o}_uncal.fits" for o in manifest["exposures"]) and len(files) == 4
+    assert files == sorted(f"{o}_uncal.fits" for o in manifest["exposures"]) and len(files) == 8
     before = {p: p.stat().st_mtime_ns for p in (synthetic_field / "archive").iterdir()}
     result = simulate(synthetic_field)
     assert "reusing the synthetic field" in result.stderr
@@ -57,7 +57,9 @@ def test_observation_table_covers_the_scene(synthetic_field):
     observations = Table.read(synthetic_field / "observations.ecsv")
     truth = Table.read(synthetic_field / "truth.ecsv")
     assert set(observations["instrument_name"]) == {"NIRISS/IMAGE", "NIRISS/WFSS"}
-    assert sorted(set(observations["filters"])) == ["CLEAR;F200W", "GR150C;F200W", "GR150R;F200W"]
+    assert sorted(set(observations["filters"])) == [
+        "CLEAR;F150W", "CLEAR;F200W", "GR150C;F150W", "GR150C;F200W", "GR150R;F150W", "GR150R;F200W"
+    ]  # fmt: skip
     points = radec_to_xyz(truth["ra"], truth["dec"])
     for row in observations:
         footprint = oriented_convex_polygon(parse_polygon(row["s_region"]))

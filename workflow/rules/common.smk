@@ -94,7 +94,8 @@ def all_targets():
         targets += [visits_table(field), footprint_plot(field)]
         if field_direct_filters(field):  # a field without direct imaging has no mosaics
             targets += field_filter_mosaics(field) + list(mosaic_catalog_products(field).values())
-    return targets
+        targets += redshift_targets(field) + fitsmap_targets(field)
+    return targets + summary_targets()
 
 
 # --- grizli stages: preprocess, mosaic -----------------------------------------------------------
@@ -226,3 +227,298 @@ def catalog_mem_mb(wildcards, attempt):
     """Grows with the mosaic's pixels, the number of filters and the attempt."""
     filters = len(field_direct_filters(wildcards.field))
     return _catalog_mem_mb(_mosaic_megapixels(wildcards.field), filters, attempt)
+
+
+# --- contam, extract, zfit -----------------------------------------------------------------------
+from wfsspipe.contam import contam_mem_mb as _contam_mem_mb
+from wfsspipe.contam import manifest_name as contam_manifest_name
+from wfsspipe.contam import overview_name as contam_overview_name
+from wfsspipe.extract import extract_mem_mb as _extract_mem_mb
+from wfsspipe.extract import table_name as extract_table_name
+from wfsspipe.zfit import results_names
+from wfsspipe.zfit import zfit_mem_mb as _zfit_mem_mb
+
+
+def contam_manifest(field="{field}"):
+    return f"{OUT}/{field}/Contam/{contam_manifest_name(field)}"
+
+
+def contam_overview(field="{field}"):
+    return f"{OUT}/{field}/Contam/{contam_overview_name(field)}"
+
+
+def extract_table(field="{field}"):
+    return f"{OUT}/{field}/Extractions/{extract_table_name(field)}"
+
+
+def redshift_results(field="{field}"):
+    """(FITS, CSV) results tables of zfit."""
+    fits_name, csv_name = results_names(field)
+    return [f"{OUT}/{field}/Redshifts/{fits_name}", f"{OUT}/{field}/Redshifts/{csv_name}"]
+
+
+def provenance_record(field="{field}"):
+    return f"{OUT}/{field}/{field}_provenance.json"
+
+
+def field_grism_filters(field):
+    """Blocking filters (lower case) with grism (NIS_WFSS) exposures in the fields table."""
+    rows = _field_rows(field)
+    return sorted({p.lower() for p in rows.loc[rows["exp_type"] == "NIS_WFSS", "pupil"]})
+
+
+def _grism_exposure_count(field):
+    rows = _field_rows(field)
+    return int((rows["exp_type"] == "NIS_WFSS").sum())
+
+
+def contam_inputs(wildcards):
+    """Visit table, the mosaics of the grism filters, segmentation image and catalogue."""
+    catalog_filter_mosaics(wildcards)  # a clear error for a field without direct imaging
+    products = mosaic_catalog_products(wildcards.field)
+    return {
+        "visits": visits_table(wildcards.field),
+        "mosaics": [
+            filter_mosaic(wildcards.field, f)[0]
+            for f in field_grism_filters(wildcards.field)
+            if f in field_direct_filters(wildcards.field)
+        ],
+        "seg": products["seg"],
+        "catalog": products["detection_catalog"],
+    }
+
+
+def field_grism_filters_of(wildcards):
+    return field_grism_filters(wildcards.field)
+
+
+def detection_products(wildcards):
+    products = mosaic_catalog_products(wildcards.field)
+    return {"seg": products["seg"], "catalog": products["detection_catalog"]}
+
+
+def _grizli_job_params(*sections):
+    return {key: config[key] for key in (*sections, "grizli", "crds")}
+
+
+def contam_params(wildcards):
+    """What a contam job reads: its settings and how the extraction limit is made."""
+    return _grizli_job_params("contam", "extract")
+
+
+def extract_params(wildcards):
+    """What an extract job reads: its settings and the pad the models were made with."""
+    params = _grizli_job_params("extract")
+    params["contam"] = {"pad": config["contam"]["pad"]}
+    return params
+
+
+def zfit_params(wildcards):
+    return _grizli_job_params("zfit")
+
+
+def contam_threads(wildcards):
+    """GroupFLT loads and models a filter's grism exposures in parallel: one core each."""
+    per_filter = (
+        _field_rows(wildcards.field).query("exp_type == 'NIS_WFSS'").groupby("pupil").size()
+    )
+    most = int(per_filter.max()) if len(per_filter) else 1
+    return max(1, min(config["resources"]["grizli_threads"], most))
+
+
+def source_threads(wildcards):
+    """extract and zfit work on sources in parallel: resources.grizli_threads processes."""
+    return config["resources"]["grizli_threads"]
+
+
+def contam_mem_mb(wildcards, threads, attempt):
+    return _contam_mem_mb(_grism_exposure_count(wildcards.field), threads, attempt)
+
+
+def extract_mem_mb(wildcards, threads, attempt):
+    return _extract_mem_mb(_grism_exposure_count(wildcards.field), threads, attempt)
+
+
+def zfit_mem_mb(wildcards, threads, attempt):
+    return _zfit_mem_mb(threads, threads, attempt)
+
+
+def provenance_inputs(wildcards):
+    """Everything the record describes: the field's RATE files and its redshift results."""
+    return {"rates": field_rates(wildcards.field), "results": redshift_results(wildcards.field)}
+
+
+def redshift_targets(field):
+    """Products of contam, extract and zfit for a field (one with direct imaging: the
+    catalogue is made from it), and its provenance record."""
+    if not field_direct_filters(field):
+        return []
+    return [contam_manifest(field), extract_table(field), *redshift_results(field),
+            provenance_record(field)]  # fmt: skip
+
+
+# --- fitsmap -------------------------------------------------------------------------------------
+
+
+from wfsspipe.webmap import MapInputs, map_dir
+from wfsspipe.webmap import fitsmap_mem_mb as _fitsmap_mem_mb
+
+
+def fitsmap_index(field="{field}"):
+    return f"{map_dir(OUT, field)}/index.html"
+
+
+def fitsmap_inputs(wildcards):
+    """Mosaics (RGB, IR grid, one per direct filter), contam table, redshift table."""
+    filters = catalog_filter_mosaics(wildcards) and field_direct_filters(wildcards.field)
+    inputs = MapInputs.for_field(OUT, wildcards.field, filters)
+    return {
+        "rgb": str(inputs.rgb),
+        "grid": str(inputs.grid),
+        "mosaics": [str(inputs.filter_mosaics[f]) for f in filters],
+        "contam": str(inputs.contam),
+        "redshifts": str(inputs.redshifts),
+    }
+
+
+def fitsmap_params(wildcards):
+    """``fitsmap`` settings; ``assets_dir: null`` means resources/webmap/node_modules."""
+    return config["fitsmap"]
+
+
+def fitsmap_mem_mb(wildcards, threads, attempt):
+    """Grows with the mosaic's pixels (from the field's footprints), the processes and attempt."""
+    return _fitsmap_mem_mb(_mosaic_megapixels(wildcards.field), threads, attempt)
+
+
+def fitsmap_targets(field):
+    """The web map of a field with direct imaging, once its redshift products are targets."""
+    if not field_direct_filters(field) or not redshift_targets(field):
+        return []
+    return [fitsmap_index(field)]
+
+
+# --- summary: index page, combined catalogue -----------------------------------------------------
+
+
+REPORT_FIELDS = "Fields"  # report category of the per-field QC plots (subcategory: the field)
+REPORT_SURVEY = "Survey"  # report category of the plots over all fields
+
+
+def field_report(path, caption, figure):
+    """``path`` marked for the report under Fields > {field}, described by
+    workflow/report/{caption}.rst, labelled ``figure`` (e.g. "footprints")."""
+    return report(
+        path,
+        caption=f"../report/{caption}.rst",  # relative to workflow/rules
+        category=REPORT_FIELDS,
+        subcategory="{field}",
+        labels={"figure": figure},
+    )
+
+
+def mosaic_outputs():
+    """Outputs of the mosaic rule (mosaic_catalog_products()), the RGB image in the report."""
+    products = mosaic_catalog_products()
+    products["rgb"] = field_report(products["rgb"], "rgb", "RGB image")
+    return products
+
+
+def summary_visits_plot(field="{field}"):
+    """The visit layout plot of a field (exposures by filter, element, PA and time)."""
+    return f"{OUT}/{field}/QC/{field}_visits.png"
+
+
+def summary_redshift_table(field):
+    """The zfit results of a field: read only once redshift_targets(field) lists it."""
+    return f"{OUT}/{field}/Redshifts/{field}_redshifts.fits"
+
+
+SUMMARY = {
+    "index": f"{OUT}/index.html",
+    "catalog_fits": f"{OUT}/catalog.fits",
+    "catalog_csv": f"{OUT}/catalog.csv",
+    "redshifts_plot": f"{OUT}/summary/redshifts.png",
+    "truth_plot": f"{OUT}/summary/z_truth.png",
+    "truth_table": f"{OUT}/summary/z_truth.ecsv",
+}
+
+
+def summary_catalog_fields(wildcards=None):
+    """Fields of the combined catalogue (those with a photometric catalogue): their catalogue
+    and, once zfit makes it, their redshift table (None before)."""
+    fields = {}
+    for field in FIELDS.fields:
+        if field_direct_filters(field):
+            redshifts = summary_redshift_table(field)
+            fields[field] = {
+                "phot": mosaic_catalog_products(field)["phot"],
+                "redshifts": redshifts if redshifts in redshift_targets(field) else None,
+            }
+    return fields
+
+
+def summary_catalog_inputs(wildcards):
+    fields = summary_catalog_fields().values()
+    return {
+        "phot": [paths["phot"] for paths in fields],
+        "redshifts": [paths["redshifts"] for paths in fields if paths["redshifts"]],
+    }
+
+
+def summary_catalog_mem_mb(wildcards, attempt):
+    """Grows with the number of fields (their catalogues are held together) and the attempt."""
+    return (1000 + 4 * len(FIELDS.fields)) * attempt
+
+
+def summary_field_targets(wildcards=None):
+    """What each field's row on the index page links to: its web map, else its RGB image."""
+    targets = {}
+    for field in FIELDS.fields:
+        maps = fitsmap_targets(field)
+        if maps:
+            targets[field] = [str(path) for path in maps]
+        elif field_direct_filters(field):
+            targets[field] = [mosaic_catalog_products(field)["rgb"]]
+    return targets
+
+
+def summary_index_links():
+    """(label, input name) of the links at the top of the index page."""
+    links = [
+        ("catalogue (FITS)", "catalog_fits"),
+        ("catalogue (CSV)", "catalog_csv"),
+        ("redshift distribution", "redshifts_plot"),
+    ]
+    return links + ([("injected vs measured z", "truth_plot")] if summary_truth() else [])
+
+
+def summary_index_inputs(wildcards):
+    inputs = {name: SUMMARY[name] for _, name in summary_index_links()}
+    inputs["fields_csv"] = str(FIELDS.path)
+    inputs["maps"] = [path for paths in summary_field_targets().values() for path in paths]
+    return inputs
+
+
+def summary_truth():
+    """The truth table of a synthetic field (summary.truth), or "" (no comparison)."""
+    return config["summary"]["truth"]
+
+
+def summary_truth_input(wildcards):
+    if not summary_truth():
+        raise WorkflowError(
+            "set summary.truth to a truth table (id, ra, dec, z) to compare redshifts"
+        )
+    return summary_truth()
+
+
+def summary_targets():
+    """Products over all fields: index page, combined catalogue, QC plots."""
+    targets = [summary_visits_plot(field) for field in FIELDS.fields]
+    targets += [
+        SUMMARY[name] for name in ("index", "catalog_fits", "catalog_csv", "redshifts_plot")
+    ]
+    if summary_truth():
+        targets += [SUMMARY["truth_plot"], SUMMARY["truth_table"]]
+    return targets

@@ -29,7 +29,7 @@ rule mosaic:
     input:
         mosaics=catalog_filter_mosaics,
     output:
-        **mosaic_catalog_products(),
+        **mosaic_outputs(),  # mosaic_catalog_products(), the RGB image in the report
     log:
         f"{OUT}/{{field}}/logs/mosaic/catalog.log",
     benchmark:

@@ -9,7 +9,7 @@ rule preprocess:
         crds=crds_ready,
     output:
         visits=visits_table(),
-        footprint=footprint_plot(),
+        footprint=field_report(footprint_plot(), "footprint", "footprints"),
     log:
         f"{OUT}/{{field}}/logs/preprocess.log",
     benchmark:

@@ -1,0 +1,164 @@
+"""contam/extract/zfit logic that needs no grizli: the extraction limit, the selection of
+sources, the results table and its quality flag, the provenance record."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from astropy.table import Table
+
+from wfsspipe.contam import LimitSettings, catalog_depth, extraction_limit, position_angle
+from wfsspipe.extract import select_sources
+from wfsspipe.provenance import config_hash
+from wfsspipe.zfit import LINES, ZfitSettings, quality, read_fit, results_table
+
+
+def background_limited_catalog(depth_5sigma=26.0, n=60, seed=2):
+    """Magnitudes and errors of sources whose S/N falls by 10^(0.4) per magnitude."""
+    rng = np.random.default_rng(seed)
+    mag = rng.uniform(19.0, 27.0, n)
+    snr = 5.0 * 10 ** (-0.4 * (mag - depth_5sigma)) * rng.lognormal(0, 0.05, n)
+    return Table({"NUMBER": np.arange(1, n + 1), "MAG_AUTO": mag, "MAGERR_AUTO": 1.0857 / snr})
+
+
+def visits(grism_time=1200.0, direct_time=300.0):
+    return Table(
+        rows=[("direct", "F150W", direct_time), ("grism", "F150W", grism_time / 2),
+              ("grism", "F150W", grism_time / 2), ("direct", "F200W", direct_time)],
+        names=["kind", "filter", "exptime"],
+    )  # fmt: skip
+
+
+def test_catalog_depth_recovers_the_5_sigma_magnitude():
+    catalog = background_limited_catalog(depth_5sigma=26.3)
+    depth = catalog_depth(catalog["MAG_AUTO"], catalog["MAGERR_AUTO"], 5.0)
+    assert depth == pytest.approx(26.3, abs=0.05)
+    assert catalog_depth(catalog["MAG_AUTO"], catalog["MAGERR_AUTO"], 10.0) == pytest.approx(
+        26.3 - 2.5 * np.log10(2), abs=0.05
+    )
+
+
+def test_catalog_depth_needs_sources():
+    assert catalog_depth([22.0, 23.0], [0.01, 0.02], 5.0) is None
+    assert catalog_depth([], [], 5.0) is None
+
+
+def test_extraction_limit_scales_with_exposure_times_and_dispersion():
+    catalog = background_limited_catalog(depth_5sigma=26.0)
+    settings = LimitSettings(direct_snr=5.0, dispersion_penalty_mag=2.0)
+    limit, record = extraction_limit(catalog, visits(1200.0, 300.0), settings)
+    # 4x the direct time in the grism: 1.25 log10(4) = 0.75 mag deeper, 2 mag shallower.
+    assert limit == pytest.approx(26.0 + 0.7526 - 2.0, abs=0.06)
+    assert record["time_terms"] == {"F150W": pytest.approx(0.7526, abs=1e-3)}
+    limit_equal, _ = extraction_limit(catalog, visits(300.0, 300.0), settings)
+    assert limit - limit_equal == pytest.approx(0.7526, abs=1e-3)
+
+
+def test_extraction_limit_from_the_config_wins():
+    limit, record = extraction_limit(
+        background_limited_catalog(), visits(), LimitSettings(mag_limit=24.5)
+    )
+    assert (limit, record["method"]) == (24.5, "config extract.mag_limit")
+
+
+def test_extraction_limit_of_a_tiny_catalogue_is_none_and_says_why():
+    catalog = Table({"NUMBER": [1], "MAG_AUTO": [22.0], "MAGERR_AUTO": [0.01]})
+    limit, record = extraction_limit(catalog, visits(), LimitSettings())
+    assert limit is None and "too few" in record["method"]
+
+
+def test_select_sources_brightest_first_with_reasons():
+    catalog = Table({"NUMBER": [1, 2, 3, 4, 5], "MAG_AUTO": [23.0, 13.0, 25.5, 21.0, 99.0]})
+    ids, skipped = select_sources(catalog, mag_limit=25.0, bright_limit=14.0)
+    assert ids == [4, 1]
+    assert "fainter than the limit" in skipped[3]
+    assert "bright_limit" in skipped[2]
+    assert skipped[5] == "no magnitude"
+    ids, skipped = select_sources(catalog, 25.0, 14.0, max_sources=1)
+    assert ids == [4] and "max_sources" in skipped[1]
+    ids, skipped = select_sources(catalog, None, 14.0)
+    assert ids == [] and all("no extraction limit" in r for k, r in skipped.items() if k != 5)
+
+
+def test_position_angle_label_wraps():
+    assert position_angle(359.7) == 0
+    assert position_angle(35.577) == 36
+
+
+def write_full_fits(path, z, z16, z84, lines):
+    """A file with the keywords grizli writes in ``.full.fits`` (ZFIT_STACK, COVAR)."""
+    primary = fits.PrimaryHDU()
+    covar = fits.ImageHDU(np.zeros((2, 2)), name="COVAR")
+    for i, (name, (flux, err)) in enumerate(lines.items()):
+        covar.header[f"FLUX_{i:03d}"] = (flux, f"{name} line flux; erg / (s cm2)")
+        covar.header[f"ERR_{i:03d}"] = (err, f"{name} line uncertainty; erg / (s cm2)")
+    zfit = fits.BinTableHDU(Table({"zgrid": [z], "pdf": [1.0]}), name="ZFIT_STACK")
+    for key, value in {"Z_MAP": z, "Z16": z16, "Z84": z84, "Z02": z16 - 0.01,
+                       "Z97": z84 + 0.01, "CHIMIN": 1234.5, "DOF": 1200}.items():  # fmt: skip
+        zfit.header[key] = value
+    fits.HDUList([primary, zfit, covar]).writeto(path)
+
+
+def test_results_table_reads_fits_and_flags_quality(tmp_path):
+    settings = ZfitSettings(max_width=0.01, min_line_sn=5.0)
+    write_full_fits(tmp_path / "f-00_00001.full.fits", 1.3, 1.299, 1.301,
+                    {"Ha": (2e-17, 1e-18), "SII": (1e-18, 1e-18)})  # fmt: skip
+    write_full_fits(tmp_path / "f-00_00002.full.fits", 0.9, 0.6, 1.2, {"Ha": (2e-18, 1e-18)})
+    (tmp_path / "f-00_00001.full.png").write_bytes(b"png")
+    chosen = Table({"id": [1, 2, 3], "ra": [10.0, 10.1, 10.2], "dec": [-5.0, -5.1, -5.2]})
+    rows = {
+        1: {"id": 1, "status": "ok", "seconds": 12.0},
+        2: {"id": 2, "status": "ok", "seconds": 9.0},
+        3: {"id": 3, "status": "failed", "reason": "ValueError: boom", "seconds": 1.0},
+    }
+    table = results_table("f-00", chosen, rows, tmp_path, settings)
+    assert list(table["id"]) == [1, 2, 3]
+    assert list(table["quality"]) == [2, 1, 0]
+    assert table["z"][0] == pytest.approx(1.3) and table["z_lo"][0] == pytest.approx(1.299)
+    assert table["flux_Ha"][0] == pytest.approx(2e-17) and table["sn_Ha"][0] == pytest.approx(20)
+    assert table["nlines"][0] == 1  # SII at S/N 1 does not count
+    assert np.isnan(table["z"][2]) and table["reason"][2] == "ValueError: boom"
+    assert table["fit_plot"][0] == "f-00_00001.full.png" and table["fit_plot"][1] == ""
+    assert table.meta["LINES"] == LINES
+    for line in LINES:
+        assert {f"flux_{line}", f"err_{line}", f"sn_{line}"} <= set(table.colnames)
+
+
+def test_results_table_marks_unreadable_fit_products_failed(tmp_path):
+    (tmp_path / "f-00_00001.full.fits").write_bytes(b"not fits")
+    chosen = Table({"id": [1], "ra": [1.0], "dec": [2.0]})
+    table = results_table("f-00", chosen, {1: {"id": 1, "status": "ok"}}, tmp_path, ZfitSettings())
+    assert table["status"][0] == "failed" and "unreadable" in table["reason"][0]
+
+
+def test_empty_results_table_is_valid(tmp_path):
+    chosen = Table({"id": np.array([], int), "ra": np.array([]), "dec": np.array([])})
+    table = results_table("f-00", chosen, {}, tmp_path, ZfitSettings())
+    assert len(table) == 0 and "quality" in table.colnames
+    table.write(tmp_path / "empty.fits")
+    assert len(Table.read(tmp_path / "empty.fits")) == 0
+
+
+def test_quality_needs_a_narrow_interval_and_a_line():
+    settings = ZfitSettings(max_width=0.01, min_line_sn=5.0)
+    good = {"status": "ok", "z": 1.0, "z_lo": 0.995, "z_hi": 1.005}
+    assert quality(good, 6.0, settings) == 2
+    assert quality(good, 4.0, settings) == 1
+    assert quality({**good, "z_hi": 1.05}, 9.0, settings) == 1
+    assert quality({**good, "status": "failed"}, 9.0, settings) == 0
+
+
+def test_read_fit_roundtrip(tmp_path):
+    write_full_fits(tmp_path / "a.full.fits", 2.0, 1.99, 2.01, {"OIII": (5e-17, 5e-18)})
+    fit = read_fit(tmp_path / "a.full.fits")
+    assert fit["z"] == 2.0 and fit["dof"] == 1200 and fit["lines"]["OIII"] == (5e-17, 5e-18)
+
+
+def test_config_hash_is_canonical():
+    a = {"zfit": {"z_range": [0.1, 3.4], "dz": [0.004, 0.0005]}, "crds": {"context": "x"}}
+    b = json.loads(json.dumps({"crds": {"context": "x"}, "zfit": a["zfit"]}))
+    assert config_hash(a) == config_hash(b)
+    assert config_hash(a) != config_hash({**a, "crds": {"context": "y"}})

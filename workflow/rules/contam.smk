@@ -1,0 +1,25 @@
+# contam: grism contamination models (GrismFLT) of a field's grism exposures, model images and
+# colour images per grism and PA, and the extraction limit, in Contam/ (manifest written last).
+
+
+rule contam:
+    input:
+        unpack(contam_inputs),
+    output:
+        manifest=contam_manifest(),
+        overview=field_report(contam_overview(), "contam", "grism models"),
+    log:
+        f"{OUT}/{{field}}/logs/contam.log",
+    benchmark:
+        f"{OUT}/{{field}}/benchmarks/contam.tsv"
+    conda:
+        "../envs/grizli.yaml"
+    threads: contam_threads
+    resources:
+        mem_mb=contam_mem_mb,  # grows with the grism exposures, threads and attempt
+        runtime=120,
+    params:
+        settings=contam_params,
+        filters=field_grism_filters_of,
+    script:
+        "../scripts/contam.py"

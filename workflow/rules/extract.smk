@@ -1,0 +1,24 @@
+# extract: 2D spectra (beams files) of the catalogue sources brighter than the limit, in parallel
+# over sources, and a table of what was extracted or skipped and why, in Extractions/.
+
+
+rule extract:
+    input:
+        unpack(detection_products),
+        manifest=contam_manifest(),
+    output:
+        table=extract_table(),
+    log:
+        f"{OUT}/{{field}}/logs/extract.log",
+    benchmark:
+        f"{OUT}/{{field}}/benchmarks/extract.tsv"
+    conda:
+        "../envs/grizli.yaml"
+    threads: source_threads
+    resources:
+        mem_mb=extract_mem_mb,  # grows with the grism exposures, threads and attempt
+        runtime=120,
+    params:
+        settings=extract_params,
+    script:
+        "../scripts/extract.py"

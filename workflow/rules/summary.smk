@@ -1,0 +1,109 @@
+# summary: the index page of all fields, the combined catalogue and the report's QC plots.
+# Cheap jobs (seconds): they run on the host running Snakemake (localrule).
+
+
+rule summary_visits:
+    input:
+        visits=visits_table(),
+    output:
+        plot=field_report(summary_visits_plot(), "visits", "visit layout"),
+    log:
+        f"{OUT}/{{field}}/logs/summary/visits.log",
+    localrule: True
+    conda:
+        "../envs/grizli.yaml"
+    resources:
+        mem_mb=512,
+        runtime=10,
+    script:
+        "../scripts/summary.py"
+
+
+rule summary_catalog:
+    input:
+        unpack(summary_catalog_inputs),
+    output:
+        fits=SUMMARY["catalog_fits"],
+        csv=SUMMARY["catalog_csv"],
+    log:
+        f"{OUT}/logs/summary/catalog.log",
+    localrule: True
+    conda:
+        "../envs/grizli.yaml"
+    resources:
+        mem_mb=summary_catalog_mem_mb,  # grows with the number of fields and the attempt
+        runtime=30,
+    params:
+        fields=summary_catalog_fields,
+        aperture_arcsec=config["summary"]["aperture_arcsec"],
+    script:
+        "../scripts/summary.py"
+
+
+rule summary_redshifts:
+    input:
+        catalog=SUMMARY["catalog_fits"],
+    output:
+        plot=report(
+            SUMMARY["redshifts_plot"],
+            caption="../report/redshifts.rst",
+            category=REPORT_SURVEY,
+            labels={"figure": "redshift distribution"},
+        ),
+    log:
+        f"{OUT}/logs/summary/redshifts.log",
+    localrule: True
+    conda:
+        "../envs/grizli.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/summary.py"
+
+
+rule summary_truth:
+    input:
+        catalog=SUMMARY["catalog_fits"],
+        truth=summary_truth_input,
+    output:
+        plot=report(
+            SUMMARY["truth_plot"],
+            caption="../report/truth.rst",
+            category=REPORT_SURVEY,
+            labels={"figure": "injected vs measured redshift"},
+        ),
+        table=SUMMARY["truth_table"],
+    log:
+        f"{OUT}/logs/summary/truth.log",
+    localrule: True
+    conda:
+        "../envs/grizli.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        radius_arcsec=config["summary"]["match_radius_arcsec"],
+    script:
+        "../scripts/summary.py"
+
+
+rule summary_index:
+    input:
+        unpack(summary_index_inputs),
+    output:
+        html=SUMMARY["index"],
+    log:
+        f"{OUT}/logs/summary/index.log",
+    localrule: True
+    conda:
+        "../envs/grizli.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        fields=FIELDS.fields,
+        field_targets=summary_field_targets,
+        links=summary_index_links(),
+    script:
+        "../scripts/summary.py"

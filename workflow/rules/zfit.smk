@@ -1,0 +1,43 @@
+# zfit: redshift fits of the extracted sources in parallel, the field's results table (FITS and
+# CSV) and fit plots in Redshifts/; then the field's provenance record.
+
+
+rule zfit:
+    input:
+        table=extract_table(),
+    output:
+        fits=redshift_results()[0],
+        csv=redshift_results()[1],
+    log:
+        f"{OUT}/{{field}}/logs/zfit.log",
+    benchmark:
+        f"{OUT}/{{field}}/benchmarks/zfit.tsv"
+    conda:
+        "../envs/grizli.yaml"
+    threads: source_threads
+    resources:
+        mem_mb=zfit_mem_mb,  # templates and one source per process; grows with the attempt
+        runtime=360,
+    params:
+        settings=zfit_params,
+    script:
+        "../scripts/zfit.py"
+
+
+rule provenance:
+    input:
+        unpack(provenance_inputs),
+    output:
+        record=provenance_record(),
+    log:
+        f"{OUT}/{{field}}/logs/provenance.log",
+    conda:
+        "../envs/grizli.yaml"
+    resources:
+        mem_mb=512,
+        runtime=10,
+    params:
+        config=config,
+        fields_csv=str(FIELDS.path),
+    script:
+        "../scripts/provenance.py"

@@ -1,0 +1,40 @@
+"""Snakemake script of rule contam: contamination models of a field's grism exposures."""
+
+import os
+
+snakemake = globals()["snakemake"]  # injected by Snakemake
+
+from wfsspipe.grizli_env import GrizliError, GrizliSettings  # noqa: E402
+from wfsspipe.logs import job_logging  # noqa: E402
+
+settings = snakemake.params.settings
+grizli = GrizliSettings.from_config(settings)
+os.environ.update(grizli.environment())  # before grizli is imported: it reads $GRIZLI then
+for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[variable] = "1"  # parallel over exposures, one BLAS thread each
+
+from pathlib import Path  # noqa: E402
+
+from wfsspipe.contam import ContamError, ContamSettings, LimitSettings, make_contam  # noqa: E402
+
+field = snakemake.wildcards.field
+with job_logging(snakemake.log[0], snakemake.rule) as log:
+    try:
+        mosaics = {Path(p).name.split("-")[-1].split("_")[0]: p for p in snakemake.input.mosaics}
+        make_contam(
+            field,
+            snakemake.input.visits,
+            Path(snakemake.input.visits).parent,
+            mosaics,
+            snakemake.input.seg,
+            snakemake.input.catalog,
+            Path(snakemake.output.manifest).parent,
+            ContamSettings.from_config(settings["contam"]),
+            LimitSettings.from_config(settings["extract"]),
+            grizli,
+            threads=snakemake.threads,
+            log_path=snakemake.log[0],
+        )
+    except (GrizliError, ContamError) as error:
+        log.error("%s", error)
+        raise SystemExit(1) from None

@@ -1,0 +1,33 @@
+"""Snakemake script of rule fitsmap: the FITSMap web map of a field (wfsspipe.webmap).
+
+Not named fitsmap.py: workflow/scripts is on sys.path, where that name would hide the fitsmap
+package.
+"""
+
+from pathlib import Path
+
+snakemake = globals()["snakemake"]  # injected by Snakemake
+
+from wfsspipe.logs import job_logging  # noqa: E402
+from wfsspipe.webmap import MapInputs, WebMapError, WebMapSettings, build_map  # noqa: E402
+
+with job_logging(snakemake.log[0], snakemake.rule) as log:
+    try:
+        build_map(
+            MapInputs(
+                field=snakemake.wildcards.field,
+                rgb=Path(snakemake.input.rgb),
+                grid=Path(snakemake.input.grid),
+                filter_mosaics=dict(
+                    zip(snakemake.params.filters, map(Path, snakemake.input.mosaics))
+                ),
+                contam=Path(snakemake.input.contam),
+                redshifts=Path(snakemake.input.redshifts),
+            ),
+            Path(snakemake.output.index).parent,
+            WebMapSettings.from_config(snakemake.params.settings),
+            threads=snakemake.threads,
+        )
+    except WebMapError as error:
+        log.error("%s", error)
+        raise SystemExit(1) from None

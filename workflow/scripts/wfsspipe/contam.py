@@ -1,0 +1,527 @@
+"""contam: grism contamination models of a field (grizli ``GroupFLT``) and the extraction limit.
+
+One job per field (rule ``contam``), run inside :func:`wfsspipe.grizli_env.grizli_session`:
+
+1. **Groups.** The field's prepared grism exposures (visit table, ``kind == 'grism'``) are
+   grouped by blocking filter; each group is a ``multifit.GroupFLT`` whose reference image is
+   that filter's mosaic (``Mosaic/{field}-{filter}_drz_sci.fits``), with the IR segmentation
+   image and detection catalogue (``MAG_AUTO`` is the IR magnitude). grizli blots the reference
+   and segmentation onto every grism exposure. The pad is symmetric (``contam.pad``): an
+   asymmetric pad breaks the GR150R WCS after a save and reload.
+2. **First model**: every catalogue source brighter than ``contam.model_mag_limit`` dispersed
+   with a flat polynomial spectrum (``init_coeffs``) scaled to its direct-image flux.
+3. **Sky mode**: the mode of the pixels the model leaves empty is subtracted from each grism
+   exposure (``contam.subtract_mode_background``; preprocess removed the sky already, so this
+   is a small correction).
+4. **Refinement** (``contam.refine_iterations``): grizli's ``refine_list`` fits a polynomial of
+   order ``refine_poly_order`` to each source brighter than ``refine_mag_limits[1]`` in the
+   data minus the other sources' models, and replaces its model; sources whose fit is absurd
+   (more than ``max_coeff`` times their direct-image flux) keep the first model.
+5. ``GroupFLT.save_full_data`` writes ``{exposure}.01.GrismFLT.fits`` (the grism exposure, its
+   blotted reference and segmentation, and the model) and ``.GrismFLT.pkl``, and
+   ``{exposure}.01.wcs.fits``: what extract loads (fast) instead of blotting again.
+6. **Model images**: each grism exposure's contamination model drizzled onto the field's
+   mosaic WCS (so they overlay the mosaics in the web map), summed per grism element and
+   position angle in ``{field}-{grism}-pa{PA}-{filter}_model.fits``, and a colour image per
+   grism and PA, ``{field}_{grism}-pa{PA}_models_rgb.png`` (filters by wavelength: reddest in
+   red; one filter -> grey).
+7. **Extraction limit** (:func:`extraction_limit`): unless ``extract.mag_limit`` is set, the
+   IR magnitude at which the catalogue's detection S/N falls to ``extract.limit.direct_snr``
+   (a fit of log S/N against magnitude over the catalogue's faint half), made deeper by the
+   ratio of grism to direct exposure time per filter (``1.25 log10(t_grism/t_direct)``, the
+   background-limited scaling) and shallower by ``extract.limit.dispersion_penalty_mag`` (the
+   light of a source is spread over its spectrum). Written to the manifest with how it was made.
+
+Products in ``{fields_dir}/{field}/Contam/`` (built in a temporary folder beside it and renamed
+into place; the manifest ``{field}_contam.ecsv`` is written last, one row per grism exposure,
+with the limit and the model images in its metadata).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .atomic import atomic_path
+from .grizli_env import GrizliSettings, grizli_session
+from .preprocess import commit_folder, read_visits, work_folder
+
+log = logging.getLogger(__name__)
+
+MANIFEST_SUFFIX = "_contam.ecsv"
+GRISMFLT_SUFFIX = ".01.GrismFLT.fits"
+
+
+class ContamError(RuntimeError):
+    """The contamination models cannot be made; the message names the file or filter and why."""
+
+
+@dataclass(frozen=True)
+class ContamSettings:
+    """``contam`` in config/config.yaml (documented in config/README.md)."""
+
+    pad: int = 200
+    model_mag_limit: float = 26.0
+    init_coeffs: tuple[float, ...] = (1.1, -0.5)
+    subtract_mode_background: bool = True
+    refine_iterations: int = 2
+    refine_poly_order: int = 1
+    refine_mag_limits: tuple[float, float] = (16.0, 25.0)
+    refine_fcontam: float = 0.5
+    max_coeff: float = 5.0
+    rgb_percentile: float = 99.5
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any]) -> ContamSettings:
+        return cls(
+            pad=int(section["pad"]),
+            model_mag_limit=float(section["model_mag_limit"]),
+            init_coeffs=tuple(float(c) for c in section["init_coeffs"]),
+            subtract_mode_background=bool(section["subtract_mode_background"]),
+            refine_iterations=int(section["refine_iterations"]),
+            refine_poly_order=int(section["refine_poly_order"]),
+            refine_mag_limits=tuple(float(m) for m in section["refine_mag_limits"]),
+            refine_fcontam=float(section["refine_fcontam"]),
+            max_coeff=float(section["max_coeff"]),
+            rgb_percentile=float(section["rgb_percentile"]),
+        )
+
+
+@dataclass(frozen=True)
+class LimitSettings:
+    """``extract.mag_limit`` and ``extract.limit`` (how the extraction limit is derived)."""
+
+    mag_limit: float | None = None
+    direct_snr: float = 5.0
+    dispersion_penalty_mag: float = 2.0
+    bright_limit: float = 16.0
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any]) -> LimitSettings:
+        limit = section["limit"]
+        value = section["mag_limit"]
+        return cls(
+            mag_limit=None if value is None else float(value),
+            direct_snr=float(limit["direct_snr"]),
+            dispersion_penalty_mag=float(limit["dispersion_penalty_mag"]),
+            bright_limit=float(section["bright_limit"]),
+        )
+
+
+def manifest_name(field_name: str) -> str:
+    return f"{field_name}{MANIFEST_SUFFIX}"
+
+
+def overview_name(field_name: str) -> str:
+    """One figure with every grism model colour image (the report's QC plot)."""
+    return f"{field_name}_contam_models.png"
+
+
+def grismflt_name(exposure_file: str) -> str:
+    """grizli's save name of a prepared grism exposure (``*_rate.fits`` -> ``*.01.GrismFLT.fits``)."""
+    return exposure_file.replace("_rate.fits", GRISMFLT_SUFFIX)
+
+
+def position_angle(pa_v3: float) -> int:
+    """The PA label of an exposure: grizli groups grism exposures by ``round(PA_V3)``."""
+    return int(np.round(pa_v3)) % 360
+
+
+# --- Extraction limit ------------------------------------------------------------------------
+def catalog_depth(mag: np.ndarray, mag_err: np.ndarray, snr: float) -> float | None:
+    """IR magnitude at which the detection S/N (1.0857/magerr) reaches ``snr``.
+
+    A straight line in (mag, log10 S/N) is fitted to the fainter half of the well-measured
+    sources (background-limited sources follow S/N ~ 10^(-0.4 m)); None when there are too few.
+    """
+    mag = np.asarray(mag, float)
+    err = np.asarray(mag_err, float)
+    ok = np.isfinite(mag) & np.isfinite(err) & (err > 0) & (mag < 90)
+    if ok.sum() < 4:
+        return None
+    mag, log_snr = mag[ok], np.log10(1.0857 / err[ok])
+    faint = mag >= np.median(mag)
+    if faint.sum() < 3 or np.ptp(mag[faint]) < 0.3:
+        faint = np.ones_like(mag, bool)
+    slope, intercept = np.polyfit(mag[faint], log_snr[faint], 1)
+    if not np.isfinite(slope) or slope >= 0:
+        return None
+    return float((np.log10(snr) - intercept) / slope)
+
+
+def extraction_limit(
+    catalog, visits, settings: LimitSettings
+) -> tuple[float | None, dict[str, Any]]:
+    """The extraction magnitude limit and a record of how it was made (see module docs)."""
+    if settings.mag_limit is not None:
+        return settings.mag_limit, {"method": "config extract.mag_limit"}
+    depth = catalog_depth(catalog["MAG_AUTO"], catalog["MAGERR_AUTO"], settings.direct_snr)
+    grism = visits[visits["kind"] == "grism"]
+    direct = visits[visits["kind"] == "direct"]
+    time_terms = {}
+    for filt in sorted(set(grism["filter"])):
+        t_grism = float(np.sum(grism["exptime"][grism["filter"] == filt]))
+        t_direct = float(np.sum(direct["exptime"][direct["filter"] == filt]))
+        if t_grism > 0 and t_direct > 0:
+            time_terms[filt] = 1.25 * np.log10(t_grism / t_direct)
+    record = {
+        "method": "catalogue depth + exposure times",
+        "direct_snr": settings.direct_snr,
+        "catalog_depth": depth,
+        "time_terms": {k: round(float(v), 4) for k, v in time_terms.items()},
+        "dispersion_penalty_mag": settings.dispersion_penalty_mag,
+    }
+    if depth is None:
+        record["method"] = "none: too few catalogue sources to measure the depth"
+        return None, record
+    # The deepest grism filter sets the limit: a source seen there is worth extracting.
+    time_term = max(time_terms.values()) if time_terms else 0.0
+    return float(depth + time_term - settings.dispersion_penalty_mag), record
+
+
+# --- The stage -------------------------------------------------------------------------------
+@dataclass
+class ContamResult:
+    manifest: Path
+    exposures: int
+    mag_limit: float | None
+    seconds: float = 0.0
+
+
+def make_contam(
+    field_name: str,
+    visits_path: str | os.PathLike,
+    prep_dir: str | os.PathLike,
+    filter_mosaics: Mapping[str, str | os.PathLike],
+    seg_file: str | os.PathLike,
+    catalog_file: str | os.PathLike,
+    contam_dir: str | os.PathLike,
+    settings: ContamSettings,
+    limit: LimitSettings,
+    grizli: GrizliSettings,
+    *,
+    threads: int = 1,
+    log_path: str | os.PathLike | None = None,
+) -> ContamResult:
+    """Contamination models of every grism exposure of the field (see the module docs)."""
+    from astropy.table import Table
+
+    started = time.monotonic()
+    contam_dir, prep_dir = Path(contam_dir), Path(prep_dir)
+    visits = read_visits(visits_path)
+    catalog = Table.read(catalog_file)
+    grism = visits[(visits["kind"] == "grism") & (visits["status"] != "failed")]
+    mag_limit, limit_record = extraction_limit(catalog, visits, limit)
+    filters = sorted(set(grism["filter"]))
+    missing = [f for f in filters if f.lower() not in filter_mosaics]
+    if missing:
+        raise ContamError(
+            f"{field_name}: grism exposures in {', '.join(missing)} have no direct mosaic of that "
+            "filter to model them from (the field needs direct imaging in each grism filter)"
+        )
+    work = work_folder(contam_dir)
+    rows = []
+    model_images: dict[tuple[str, int], dict[str, Path]] = {}
+    try:
+        with grizli_session(work, grizli, log_path) as session:
+            for filt in filters:
+                group = grism[grism["filter"] == filt]
+                for name in group["file"]:
+                    source = prep_dir / name
+                    if not source.is_file():
+                        raise ContamError(
+                            f"{field_name}: prepared grism exposure {source} is missing; rerun preprocess"
+                        )
+                    shutil.copyfile(source, work / name)  # grizli writes beside its input
+                    _ensure_sip(work / name)
+                with session.step(f"{field_name} {filt}", "contamination model"):
+                    grp = _model_filter(
+                        group,
+                        filter_mosaics[filt.lower()],
+                        seg_file,
+                        catalog_file,
+                        settings,
+                        threads,
+                    )
+                    rows += [_manifest_row(row, flt) for row, flt in zip(group, grp.FLTs)]
+                    images = _drizzle_models(
+                        field_name, grp, group, filter_mosaics[filt.lower()], work
+                    )
+                    for key, path in images.items():
+                        model_images.setdefault(key, {})[filt] = path
+                for name in group["file"]:
+                    (work / name).unlink()
+                del grp
+            rgb = _model_rgbs(field_name, model_images, filter_mosaics, work, settings)
+            _overview(field_name, rgb, work / overview_name(field_name))
+        for leftover in work.glob("*.log"):
+            leftover.unlink()
+        manifest = _write_manifest(
+            field_name, rows, rgb, mag_limit, limit_record, filter_mosaics, work
+        )
+        commit_folder(work, contam_dir)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    result = ContamResult(contam_dir / manifest.name, len(rows), mag_limit)
+    result.seconds = time.monotonic() - started
+    log.info(
+        "%s: contamination models of %d grism exposures in %.0f s; extraction limit %s",
+        field_name,
+        len(rows),
+        result.seconds,
+        "none" if mag_limit is None else f"{mag_limit:.2f} mag",
+    )
+    return result
+
+
+def _ensure_sip(path: Path) -> None:
+    """Give a grism exposure whose WCS has no distortion terms zero SIP terms.
+
+    ``GrismFLT.transform_JWST_WFSS`` rotates the WCS with ``utils.sip_rot90``, which reads
+    ``A_ORDER``/``B_ORDER``. grizli's preprocessing writes a SIP approximation of the distortion
+    when there is one; an exposure with a purely linear WCS (the synthetic field) keeps plain
+    ``TAN`` and would fail there. Zero terms describe the same WCS.
+    """
+    from astropy.io import fits
+
+    with fits.open(path, mode="update") as hdul:
+        header = hdul["SCI"].header
+        if "A_ORDER" in header:
+            return
+        header["CTYPE1"], header["CTYPE2"] = "RA---TAN-SIP", "DEC--TAN-SIP"
+        for axis in ("A", "B"):
+            header[f"{axis}_ORDER"] = 2
+            for i, j in ((2, 0), (1, 1), (0, 2)):
+                header[f"{axis}_{i}_{j}"] = 0.0
+
+
+def _model_filter(group, ref_file, seg_file, catalog_file, settings: ContamSettings, threads: int):
+    """A ``GroupFLT`` of one filter's grism exposures, modelled and refined, saved in ``./``."""
+    import scipy.stats
+    from grizli import multifit
+
+    grp = multifit.GroupFLT(
+        grism_files=list(group["file"]),
+        direct_files=[],
+        ref_file=str(Path(ref_file).resolve()),
+        seg_file=str(Path(seg_file).resolve()),
+        catalog=str(Path(catalog_file).resolve()),
+        pad=(settings.pad, settings.pad),
+        cpu_count=threads if threads > 1 else -1,
+        verbose=False,
+    )
+    grp.compute_full_model(
+        mag_limit=settings.model_mag_limit,
+        coeffs=list(settings.init_coeffs),
+        cpu_count=threads,
+        verbose=False,
+    )
+    if settings.subtract_mode_background:
+        for flt in grp.FLTs:
+            data = flt.grism.data["SCI"]
+            empty = (flt.model < flt.grism["ERR"] * 0.6) & (data != 0) & np.isfinite(data)
+            values = data[empty]
+            clip = np.ones(values.size, bool)
+            for _ in range(3):  # Gaussian fit to the clipped distribution, as grizli does
+                centre, sigma = scipy.stats.norm.fit(values[clip])
+                clip = np.abs(values - centre) < 3 * sigma
+            log.info("%s: sky mode %.4g subtracted", flt.grism.parent_file, centre)
+            data -= centre
+    wave = np.linspace(*grp.polyx[:2], 100) * 1.0e4
+    for iteration in range(settings.refine_iterations):
+        grp.refine_list(
+            poly_order=settings.refine_poly_order,
+            mag_limits=list(settings.refine_mag_limits),
+            max_coeff=settings.max_coeff,
+            fcontam=1.0 if iteration == 0 else settings.refine_fcontam,
+            wave=wave,
+            verbose=False,
+        )
+    grp.save_full_data(warn=False)
+    return grp
+
+
+def _manifest_row(row, flt) -> dict[str, Any]:
+    model = np.asarray(flt.model)
+    return {
+        "exposure": row["exposure"],
+        "grism": row["element"],
+        "filter": row["filter"],
+        "pa": position_angle(row["pa_v3"]),
+        "exptime": float(row["exptime"]),
+        "grismflt": grismflt_name(row["file"]),
+        "modelled_sources": len(getattr(flt, "object_dispersers", {}) or {}),
+        "model_max": float(np.nanmax(model)) if model.size else 0.0,
+    }
+
+
+def _drizzle_models(field_name, grp, group, ref_file, out: Path) -> dict[tuple[str, int], Path]:
+    """Each (grism, PA)'s contamination models drizzled onto the mosaic WCS, one FITS each."""
+    from astropy.io import fits
+    from astropy.wcs import WCS
+    from grizli import utils
+
+    with fits.open(ref_file) as hdul:
+        header = hdul[0].header.copy()
+    output_wcs = WCS(header)
+    output_wcs.pixel_shape = (header["NAXIS1"], header["NAXIS2"])
+    output_wcs.pscale = utils.get_wcs_pscale(output_wcs)  # grizli's drizzle reads it
+    written = {}
+    keys = sorted({(r["element"], position_angle(r["pa_v3"])) for r in group})
+    for grism, pa in keys:
+        members = [
+            i
+            for i, r in enumerate(group)
+            if r["element"] == grism and position_angle(r["pa_v3"]) == pa
+        ]
+        models, weights, wcs_list = [], [], []
+        for i in members:
+            flt = grp.FLTs[i]
+            models.append(np.asarray(flt.model, np.float32))
+            good = (flt.grism["DQ"] == 0) & np.isfinite(flt.grism["ERR"]) & (flt.grism["ERR"] > 0)
+            weights.append(good.astype(np.float32))
+            wcs = flt.grism.wcs
+            if wcs._naxis[0] == 0:
+                wcs._naxis = list(flt.grism.sh[::-1])
+            wcs_list.append(wcs)
+        sci, _, _, _, _, _ = utils.drizzle_array_groups(
+            models, weights, wcs_list, outputwcs=output_wcs, kernel="square", pixfrac=1.0,
+            verbose=False,
+        )  # fmt: skip
+        filt = group["filter"][members[0]]
+        name = f"{field_name}-{grism.lower()}-pa{pa:03d}-{filt.lower()}_model.fits"
+        image_header = output_wcs.to_header()
+        image_header["GRISM"] = (grism, "grism element")
+        image_header["FILTER"] = (filt, "blocking filter")
+        image_header["PA"] = (pa, "position angle (PA_V3, deg)")
+        image_header["NEXP"] = (len(members), "grism exposures drizzled")
+        image_header["BUNIT"] = ("DN/s", "contamination model")
+        with atomic_path(out / name) as tmp:
+            fits.PrimaryHDU(sci.astype(np.float32), header=image_header).writeto(tmp)
+        written[(grism, pa)] = out / name
+    return written
+
+
+def _model_rgbs(field_name, model_images, filter_mosaics, out: Path, settings: ContamSettings):
+    """A colour PNG per (grism, PA) from its per-filter model images; returns label -> name."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from astropy.io import fits
+    from matplotlib import image as mpl_image
+
+    rgb = {}
+    for (grism, pa), by_filter in sorted(model_images.items()):
+        paths = {f: p for f, p in by_filter.items() if isinstance(p, Path)}
+        if not paths:
+            continue
+        # NIRISS filter names carry their wavelength (F115W < F150W < F200W): bluest first.
+        order = sorted(paths, key=lambda f: int("".join(c for c in f if c.isdigit()) or 0))
+        images = {}
+        for filt in order:
+            with fits.open(paths[filt]) as hdul:
+                images[filt] = np.nan_to_num(hdul[0].data.astype(float))
+        red, blue = images[order[-1]], images[order[0]]
+        green = images[order[len(order) // 2]] if len(order) > 2 else 0.5 * (red + blue)
+        channels = [red, green, blue]
+        scale = np.percentile(
+            np.concatenate([c[c > 0] for c in channels] or [np.ones(1)]), settings.rgb_percentile
+        )
+        image = np.clip(np.stack(channels, axis=-1) / max(scale, 1e-12), 0, 1)
+        image = np.arcsinh(10 * image) / np.arcsinh(10)
+        name = f"{field_name}_{grism.lower()}-pa{pa:03d}_models_rgb.png"
+        with atomic_path(out / name) as tmp:
+            mpl_image.imsave(tmp, image[::-1], format="png")  # FITS row 0 is the bottom
+        rgb[f"{grism} PA {pa:03d}"] = name
+    return rgb
+
+
+def _overview(field_name: str, rgb: Mapping[str, str], path: Path) -> None:
+    """The model colour images side by side (downsampled), or a note that there are none."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib import image as mpl_image
+
+    count = max(len(rgb), 1)
+    fig, axes = plt.subplots(1, count, figsize=(4 * count, 4.3), squeeze=False)
+    for ax, (label, name) in zip(axes[0], sorted(rgb.items())):
+        image = mpl_image.imread(path.parent / name)
+        step = max(1, image.shape[0] // 800)
+        ax.imshow(image[::step, ::step])
+        ax.set_title(f"{field_name} {label}", fontsize=9)
+    if not rgb:
+        axes[0][0].text(0.5, 0.5, f"{field_name}: no grism exposures", ha="center", va="center")
+    for ax in axes[0]:
+        ax.set_axis_off()
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+
+
+def _write_manifest(field_name, rows, rgb, mag_limit, limit_record, filter_mosaics, out: Path):
+    import json
+
+    from astropy.table import Table
+
+    names = [
+        "exposure",
+        "grism",
+        "filter",
+        "pa",
+        "exptime",
+        "grismflt",
+        "modelled_sources",
+        "model_max",
+    ]
+    table = (
+        Table(rows=rows, names=names)
+        if rows
+        else Table(names=names, dtype=[str, str, str, int, float, str, int, float])
+    )
+    reference = next(iter(filter_mosaics.values()), None)
+    table.meta.update(
+        {
+            "field": field_name,
+            "extract_mag_limit": mag_limit,
+            "extract_mag_limit_record": json.loads(json.dumps(limit_record)),
+            "model_rgb": rgb,
+            "model_rgb_wcs": str(Path(reference).name) if reference else "",
+            "comments": [
+                "one row per grism exposure; GrismFLT files beside this table",
+                "model_rgb: grism-model colour images on the mosaic WCS (model_rgb_wcs, in Mosaic/)",
+            ],
+        }
+    )
+    path = out / manifest_name(field_name)
+    with atomic_path(path) as tmp:
+        table.write(tmp, format="ascii.ecsv", overwrite=True)
+    return path
+
+
+def read_manifest(path: str | os.PathLike):
+    from astropy.table import Table
+
+    table = Table.read(path, format="ascii.ecsv")
+    for key in ("extract_mag_limit", "model_rgb"):
+        if key not in table.meta:
+            raise ContamError(f"{path} lacks '{key}' in its metadata: rerun the contam rule")
+    return table
+
+
+def contam_mem_mb(grism_exposures: int, threads: int = 1, attempt: int = 1) -> int:
+    """Memory of a contam job: GroupFLT keeps each padded grism exposure, its blotted reference,
+    segmentation and model (~0.5 GB each at full frame); workers copy them."""
+    base = 1500 + 600 * max(grism_exposures, 1) + 400 * max(threads - 1, 0)
+    return int(base * (1 + 0.5 * (attempt - 1)))

@@ -1,0 +1,377 @@
+"""extract: 2D spectra (grizli beams files) of the catalogue sources brighter than the limit.
+
+One job per field (rule ``extract``):
+
+1. The contamination models of the contam stage are loaded once
+   (``multifit.GroupFLT`` from the ``*.GrismFLT.fits``/``.pkl`` files in ``Contam/``, serially).
+2. **Selection**: every source of the IR catalogue with ``extract.bright_limit < MAG_AUTO <=
+   limit``, where the limit is ``extract.mag_limit`` or the one the contam stage derived from the
+   catalogue depth and exposure times (in its manifest). Brightest first.
+3. **Cut-outs**, in parallel over sources with the job's CPUs: the parent process loads the
+   models, then forks ``threads`` workers (no pool inside a pool: grizli is told to load and
+   model serially), each of which extracts its share of sources: ``GroupFLT.get_beams`` (first
+   order, half-height ``extract.size`` px, pixels with sensitivity above ``extract.min_sens``),
+   beams with fewer than 10 unmasked pixels dropped, ``multifit.MultiBeam`` (contamination
+   weight ``extract.fcontam``, systematic error ``extract.sys_err``),
+   ``MultiBeam.write_master_fits`` -> ``{field}_{id:05d}.beams.fits``, and a drizzled 2D
+   spectrum per grism and PA with its figure, ``{field}_{id:05d}.stack.fits``/``.stack.png``.
+   A source that fails is recorded with the reason; it does not fail the field.
+4. **Table** ``{field}_extract.ecsv`` (written last): one row per catalogue source: ``id``,
+   ``ra``, ``dec``, ``mag`` (IR ``MAG_AUTO``), ``status`` (``extracted``, ``skipped`` or
+   ``failed``), ``reason``, ``beams`` (file name), ``nbeams``, ``grisms``; the limit and how it
+   was made in the metadata. A field with no grism exposures, no sources or none bright enough
+   gets an empty but valid table that says why.
+
+Products in ``{fields_dir}/{field}/Extractions/`` (built in a temporary folder beside it and
+renamed into place).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+import traceback
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .atomic import atomic_path
+from .contam import LimitSettings, read_manifest
+from .grizli_env import GrizliSettings, grizli_session
+from .preprocess import commit_folder, work_folder
+
+log = logging.getLogger(__name__)
+
+TABLE_SUFFIX = "_extract.ecsv"
+COLUMNS = ["id", "ra", "dec", "mag", "status", "reason", "beams", "nbeams", "grisms"]
+DTYPES = [int, float, float, float, str, str, str, int, str]
+MIN_BEAM_PIXELS = 10
+
+
+class ExtractError(RuntimeError):
+    """Sources cannot be extracted; the message names the file and why."""
+
+
+@dataclass(frozen=True)
+class ExtractSettings:
+    """``extract`` in config/config.yaml (documented in config/README.md)."""
+
+    limit: LimitSettings
+    size: int = 32
+    min_sens: float = 0.05
+    min_mask: float = 0.01
+    fcontam: float = 0.2
+    sys_err: float = 0.03
+    max_sources: int | None = None
+    stack_plots: bool = True
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any]) -> ExtractSettings:
+        limit = section["max_sources"]
+        return cls(
+            limit=LimitSettings.from_config(section),
+            size=int(section["size"]),
+            min_sens=float(section["min_sens"]),
+            min_mask=float(section["min_mask"]),
+            fcontam=float(section["fcontam"]),
+            sys_err=float(section["sys_err"]),
+            max_sources=None if limit is None else int(limit),
+            stack_plots=bool(section["stack_plots"]),
+        )
+
+
+def table_name(field_name: str) -> str:
+    return f"{field_name}{TABLE_SUFFIX}"
+
+
+def beams_name(field_name: str, source_id: int) -> str:
+    return f"{field_name}_{int(source_id):05d}.beams.fits"
+
+
+def select_sources(catalog, mag_limit: float | None, bright_limit: float, max_sources=None):
+    """(ids to extract brightest first, {id: reason} of the others)."""
+    ids = np.asarray(catalog["NUMBER"], int)
+    mags = np.asarray(catalog["MAG_AUTO"], float)
+    skipped = {}
+    chosen = []
+    for source_id, mag in zip(ids, mags):
+        if not np.isfinite(mag) or mag >= 90:
+            skipped[int(source_id)] = "no magnitude"
+        elif mag_limit is None:
+            skipped[int(source_id)] = "no extraction limit (catalogue too small to measure depth)"
+        elif mag > mag_limit:
+            skipped[int(source_id)] = f"fainter than the limit ({mag:.2f} > {mag_limit:.2f})"
+        elif mag <= bright_limit:
+            skipped[int(source_id)] = f"brighter than extract.bright_limit ({mag:.2f})"
+        else:
+            chosen.append((mag, int(source_id)))
+    chosen.sort()
+    if max_sources is not None and len(chosen) > max_sources:
+        for _mag, source_id in chosen[max_sources:]:
+            skipped[source_id] = f"beyond extract.max_sources ({max_sources}) by magnitude"
+        chosen = chosen[:max_sources]
+    return [source_id for _, source_id in chosen], skipped
+
+
+# --- Workers: forked after the models are loaded ---------------------------------------------
+_GROUP = None  # the GroupFLT, inherited by forked workers (copy-on-write)
+
+
+def _extract_one(args) -> dict[str, Any]:
+    field_name, source_id, settings = args
+    try:
+        return _extract_source(field_name, source_id, settings)
+    except Exception as error:  # one source must not fail the field
+        log.error("%s %d: %s\n%s", field_name, source_id, error, traceback.format_exc())
+        return {"id": source_id, "status": "failed", "reason": f"{type(error).__name__}: {error}"}
+
+
+def _extract_source(field_name: str, source_id: int, settings: ExtractSettings) -> dict[str, Any]:
+    import matplotlib.pyplot as plt
+    from grizli import multifit
+
+    beams = _GROUP.get_beams(
+        source_id, size=settings.size, beam_id="A", min_sens=settings.min_sens,
+        min_mask=settings.min_mask,
+    )  # fmt: skip
+    beams = [b for b in beams if b.fit_mask.sum() >= MIN_BEAM_PIXELS]
+    if not beams:
+        return {
+            "id": source_id,
+            "status": "skipped",
+            "reason": "no spectrum on the grism exposures",
+        }
+    mb = multifit.MultiBeam(
+        beams, fcontam=settings.fcontam, group_name=field_name, psf=False, isJWST=True,
+        sys_err=settings.sys_err, min_mask=settings.min_mask, min_sens=settings.min_sens,
+    )  # fmt: skip
+    name = beams_name(field_name, source_id)
+    hdul = mb.write_master_fits(get_hdu=True, verbose=False)
+    with atomic_path(name) as tmp:
+        hdul.writeto(tmp, overwrite=True)
+    if settings.stack_plots:
+        hdu, fig = mb.drizzle_grisms_and_PAs(
+            fcontam=0.5, flambda=False, kernel="point", size=settings.size, diff=False
+        )
+        with atomic_path(f"{field_name}_{source_id:05d}.stack.png") as tmp:
+            fig.savefig(tmp)
+        with atomic_path(f"{field_name}_{source_id:05d}.stack.fits") as tmp:
+            hdu.writeto(tmp, overwrite=True)
+        plt.close("all")
+    grisms = sorted({b.grism.filter for b in mb.beams})
+    return {
+        "id": source_id,
+        "status": "extracted",
+        "reason": "",
+        "beams": name,
+        "nbeams": len(mb.beams),
+        "grisms": ",".join(grisms),
+    }
+
+
+# --- The stage -------------------------------------------------------------------------------
+@dataclass
+class ExtractResult:
+    table: Path
+    extracted: int
+    skipped: int
+    failed: int
+    seconds: float = 0.0
+
+
+def extract_field(
+    field_name: str,
+    contam_manifest: str | os.PathLike,
+    seg_file: str | os.PathLike,
+    catalog_file: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    settings: ExtractSettings,
+    grizli: GrizliSettings,
+    *,
+    pad: int,
+    threads: int = 1,
+    log_path: str | os.PathLike | None = None,
+) -> ExtractResult:
+    """Extract the field's sources (see the module docs)."""
+    from astropy.table import Table
+
+    global _GROUP
+    started = time.monotonic()
+    out_dir = Path(out_dir)
+    manifest = read_manifest(contam_manifest)
+    contam_dir = Path(contam_manifest).parent
+    catalog = Table.read(catalog_file)
+    mag_limit = settings.limit.mag_limit
+    limit_record: Any = {"method": "config extract.mag_limit"}
+    if mag_limit is None:
+        mag_limit = manifest.meta["extract_mag_limit"]
+        limit_record = manifest.meta.get("extract_mag_limit_record", {})
+    ids, skipped = select_sources(
+        catalog, mag_limit, settings.limit.bright_limit, settings.max_sources
+    )
+    note = ""
+    if len(manifest) == 0:
+        note = "the field has no grism exposures"
+        skipped = {int(i): note for i in catalog["NUMBER"]}
+        ids = []
+    elif len(catalog) == 0:
+        note = "the catalogue has no sources"
+    elif not ids:
+        note = "no source is bright enough to extract"
+    rows_by_id: dict[int, dict[str, Any]] = {
+        source_id: {"id": source_id, "status": "skipped", "reason": reason}
+        for source_id, reason in skipped.items()
+    }
+    work = work_folder(out_dir)
+    try:
+        if ids:
+            missing = [n for n in manifest["grismflt"] if not (contam_dir / n).is_file()]
+            if missing:
+                raise ExtractError(
+                    f"{field_name}: contamination models missing in {contam_dir}: "
+                    f"{', '.join(missing)}; rerun the contam rule"
+                )
+            with grizli_session(work, grizli, log_path) as session:
+                with session.step(field_name, "loading the contamination models"):
+                    _GROUP = _load_group(manifest, contam_dir, seg_file, catalog_file, pad)
+                log.info(
+                    "%s: extracting %d sources (limit %.2f mag) with %d process(es)",
+                    field_name, len(ids), mag_limit, threads,
+                )  # fmt: skip
+                tasks = [(field_name, source_id, settings) for source_id in ids]
+                for row in _run(tasks, threads):
+                    rows_by_id[row["id"]] = row
+                    log.info(
+                        "%s %d: %s %s", field_name, row["id"], row["status"], row.get("reason", "")
+                    )
+                _GROUP = None
+        table = _table(field_name, catalog, rows_by_id, mag_limit, limit_record, note)
+        table.meta["bright_limit"] = settings.limit.bright_limit
+        with atomic_path(work / table_name(field_name)) as tmp:
+            table.write(tmp, format="ascii.ecsv", overwrite=True)
+        for leftover in work.glob("*.log"):
+            leftover.unlink()
+        commit_folder(work, out_dir)
+    except BaseException:
+        _GROUP = None
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    status = list(table["status"])
+    result = ExtractResult(
+        out_dir / table_name(field_name),
+        status.count("extracted"),
+        status.count("skipped"),
+        status.count("failed"),
+        time.monotonic() - started,
+    )
+    log.info(
+        "%s: %d extracted, %d skipped, %d failed in %.0f s%s",
+        field_name, result.extracted, result.skipped, result.failed, result.seconds,
+        f" ({note})" if note else "",
+    )  # fmt: skip
+    return result
+
+
+def _load_group(manifest, contam_dir: Path, seg_file, catalog_file, pad: int):
+    from grizli import multifit
+
+    files = [str((contam_dir / name).resolve()) for name in manifest["grismflt"]]
+    return multifit.GroupFLT(
+        grism_files=files,
+        direct_files=[],
+        ref_file=None,
+        seg_file=str(Path(seg_file).resolve()),
+        catalog=str(Path(catalog_file).resolve()),
+        cpu_count=-1,  # serial: the workers below are the job's only processes
+        sci_extn=1,
+        pad=(pad, pad),
+        verbose=False,
+    )
+
+
+def _run(tasks: Sequence, threads: int):
+    if threads <= 1 or len(tasks) <= 1:
+        for task in tasks:
+            yield _extract_one(task)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    # fork: the workers share what the parent loaded instead of loading it again. A worker
+    # that dies (e.g. killed for memory) breaks the pool: the job fails and is retried with
+    # more memory, instead of waiting forever for a lost task.
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(min(threads, len(tasks)), mp_context=context) as pool:
+        futures = [pool.submit(_extract_one, task) for task in tasks]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        except BrokenProcessPool as error:
+            raise RuntimeError(
+                f"a worker process died ({error}); if the log shows no error, it was probably "
+                "killed for memory: the job's next attempt asks for more"
+            ) from None
+
+
+def _table(field_name, catalog, rows_by_id, mag_limit, limit_record, note):
+    from astropy.table import Table
+
+    by_id = {int(r["NUMBER"]): r for r in catalog}
+    rows = []
+    for source_id in sorted(rows_by_id):
+        row = rows_by_id[source_id]
+        entry = by_id.get(source_id)
+        rows.append(
+            {
+                "id": source_id,
+                "ra": float(entry["RA"]) if entry is not None else np.nan,
+                "dec": float(entry["DEC"]) if entry is not None else np.nan,
+                "mag": float(entry["MAG_AUTO"]) if entry is not None else np.nan,
+                "status": row["status"],
+                "reason": row.get("reason", ""),
+                "beams": row.get("beams", ""),
+                "nbeams": int(row.get("nbeams", 0)),
+                "grisms": row.get("grisms", ""),
+            }
+        )
+    table = (
+        Table(rows=[[r[c] for c in COLUMNS] for r in rows], names=COLUMNS, dtype=DTYPES)
+        if rows
+        else Table(names=COLUMNS, dtype=DTYPES)
+    )
+    table.meta.update(
+        {
+            "field": field_name,
+            "mag_limit": mag_limit,
+            "mag_limit_record": json.loads(json.dumps(limit_record)),
+            "note": note,
+        }
+    )
+    return table
+
+
+def read_extract_table(path: str | os.PathLike):
+    from astropy.table import Table
+
+    table = Table.read(path, format="ascii.ecsv")
+    missing = [c for c in COLUMNS if c not in table.colnames]
+    if missing:
+        raise ExtractError(f"{path} lacks columns {missing}: rerun the extract rule")
+    for name in ("status", "reason", "beams", "grisms"):
+        if hasattr(table[name], "filled"):
+            table[name] = table[name].filled("")
+    return table
+
+
+def extract_mem_mb(grism_exposures: int, threads: int = 1, attempt: int = 1) -> int:
+    """The loaded models (~0.35 GB per padded full-frame grism exposure) plus what each forked
+    worker writes to (its own copies of the pages it touches, plots)."""
+    base = 1200 + 450 * max(grism_exposures, 1) + 500 * max(threads - 1, 0)
+    return int(base * (1 + 0.5 * (attempt - 1)))

@@ -1,0 +1,346 @@
+"""The combined catalogue: every field's catalogue sources with their magnitudes and redshifts.
+
+One row per source of each field's photometric catalogue (``Mosaic/{field}_phot.fits``, see
+:mod:`wfsspipe.mosaic`), whether or not it was extracted and fitted:
+
+``field``, ``id``, ``ra``, ``dec``
+    the field and the source's catalogue id (unique within a field), position in degrees.
+``mag_{filter}``, ``magerr_{filter}``
+    AB magnitude and its error per filter (lower case, e.g. ``mag_f150w``, ordered by
+    wavelength) from the ``{filter}_flux_aper_{i}`` flux (uJy) in the aperture of diameter
+    ``summary.aperture_arcsec``: an *aperture* magnitude (no total correction). NaN where the
+    field has no mosaic in that filter or the flux is not positive.
+``status``, ``z``, ``z_lo``, ``z_hi``, ``chi2``, ``dof``, ``quality``
+    from the field's redshift table (``Redshifts/{field}_redshifts.fits``): ``status`` ``ok`` or
+    ``failed``; ``z_lo``/``z_hi`` the 16th/84th percentiles; ``quality`` 2 good, 1 poor, 0 no
+    fit. Sources that were not extracted have ``status`` ``not_extracted``, quality 0 and NaN.
+``flux_{line}``, ``err_{line}``
+    line fluxes and errors, the union of the lines of all fields (NaN where a field's fit has no
+    such line), in the unit of the first table that has the line.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from astropy import units as u
+from astropy.table import Table
+
+from ..atomic import atomic_path
+from . import SummaryError
+
+log = logging.getLogger(__name__)
+
+NOT_EXTRACTED = "not_extracted"
+AB_ZEROPOINT_UJY = 23.9  # m_AB = 23.9 - 2.5 log10(f / uJy)
+APERTURE_TOLERANCE_ARCSEC = 0.005
+PHOT_COLUMNS = ("id", "ra", "dec")
+REDSHIFT_COLUMNS = ("id", "status", "z", "z_lo", "z_hi", "chi2", "dof", "quality")
+REDSHIFT_FLOATS = ("z", "z_lo", "z_hi", "chi2", "dof")
+_FLUX_COLUMN = re.compile(r"^(?P<filter>[a-z]\d{3}[a-z]+)_flux_aper_(?P<index>\d+)$", re.I)
+_LINE_COLUMN = re.compile(r"^flux_(?P<line>.+)$")
+
+
+@dataclass(frozen=True)
+class FieldProducts:
+    """What the combined catalogue reads of one field (``redshifts`` None: not fitted yet)."""
+
+    field: str
+    phot: Path
+    redshifts: Path | None = None
+
+
+def filter_order(name: str) -> tuple[int, str]:
+    """Sort key of filter names by wavelength (``f115w`` < ``f150w`` < ``f200w``)."""
+    digits = re.search(r"\d+", name)
+    return (int(digits.group()) if digits else 0, name)
+
+
+def ab_magnitudes(flux_ujy, error_ujy) -> tuple[np.ndarray, np.ndarray]:
+    """AB magnitude and error of fluxes in uJy; NaN where the flux is not positive and finite."""
+    flux = np.asarray(flux_ujy, dtype=float)
+    error = np.asarray(error_ujy, dtype=float)
+    good = np.isfinite(flux) & (flux > 0)
+    safe = np.where(good, flux, 1.0)
+    mag = np.where(good, AB_ZEROPOINT_UJY - 2.5 * np.log10(safe), np.nan)
+    magerr = np.where(good, 2.5 / math.log(10) * error / safe, np.nan)
+    return mag, magerr
+
+
+def _read(path: Path, what: str) -> Table:
+    if not Path(path).is_file():
+        raise SummaryError(f"{what} {path} does not exist: rerun the rule that writes it")
+    try:
+        return Table.read(path)
+    except Exception as error:  # astropy raises many types for unreadable files
+        raise SummaryError(f"{what} {path} cannot be read: {error}") from None
+
+
+def _float_column(table: Table, name: str) -> np.ndarray:
+    column = table[name]
+    values = column.filled(np.nan) if hasattr(column, "filled") else column
+    return np.asarray(values, dtype=float)
+
+
+def _in_ujy(table: Table, name: str, path: Path) -> np.ndarray:
+    """Column ``name`` in uJy (grizli writes uJy; a column without a unit is taken as uJy)."""
+    values = _float_column(table, name)
+    unit = table[name].unit
+    if unit is None or unit == u.uJy:
+        return values
+    try:
+        return (values * unit).to_value(u.uJy)
+    except u.UnitConversionError:
+        raise SummaryError(f"{path}: column {name} is in {unit}, not a flux density") from None
+
+
+def aperture_index(meta, aperture_arcsec: float, path: Path) -> int:
+    """Index ``i`` of the ``{filter}_flux_aper_{i}`` columns with the requested diameter."""
+    diameters = {}
+    for key, value in meta.items():
+        match = re.fullmatch(r"ASEC_(\d+)", str(key), re.I)
+        if match:
+            diameters[int(match.group(1))] = float(value)
+    for index, diameter in sorted(diameters.items()):
+        if abs(diameter - aperture_arcsec) < APERTURE_TOLERANCE_ARCSEC:
+            return index
+    known = ", ".join(f'{d:.2f}"' for _, d in sorted(diameters.items())) or "none in the header"
+    raise SummaryError(
+        f'{path} has no {aperture_arcsec:g}" aperture (diameters: {known}); set '
+        "summary.aperture_arcsec to one of them or add it to mosaic.catalog.apertures_arcsec"
+    )
+
+
+def read_photometry(path: Path, aperture_arcsec: float) -> tuple[Table, list[str]]:
+    """``id``, ``ra``, ``dec``, ``mag_{filter}``, ``magerr_{filter}`` of a mosaic catalogue."""
+    path = Path(path)
+    table = _read(path, "photometric catalogue")
+    missing = [c for c in PHOT_COLUMNS if c not in table.colnames]
+    if missing:
+        raise SummaryError(
+            f"photometric catalogue {path} lacks the column(s) {', '.join(missing)}: "
+            "rerun the mosaic rule"
+        )
+    filters = sorted(
+        {m["filter"].lower() for m in map(_FLUX_COLUMN.match, table.colnames) if m},
+        key=filter_order,
+    )
+    result = Table()
+    result["id"] = np.asarray(table["id"], dtype=np.int64)
+    result["ra"] = _float_column(table, "ra")
+    result["dec"] = _float_column(table, "dec")
+    if filters:
+        index = aperture_index(table.meta, aperture_arcsec, path)
+        for name in filters:
+            flux, error = f"{name}_flux_aper_{index}", f"{name}_fluxerr_aper_{index}"
+            for column in (flux, error):
+                if column not in table.colnames:
+                    raise SummaryError(f"photometric catalogue {path} lacks the column {column}")
+            mag, magerr = ab_magnitudes(_in_ujy(table, flux, path), _in_ujy(table, error, path))
+            result[f"mag_{name}"] = mag
+            result[f"magerr_{name}"] = magerr
+    if len(set(result["id"])) != len(result):
+        raise SummaryError(f"photometric catalogue {path} repeats source ids")
+    return result, filters
+
+
+def redshift_lines(table: Table) -> list[str]:
+    """The table's lines: meta ``LINES`` (list or comma/space separated) in that order, then
+    any other ``flux_{line}`` column with its ``err_{line}``."""
+    declared = table.meta.get("LINES", table.meta.get("lines", []))
+    if isinstance(declared, str):
+        declared = [word for word in re.split(r"[,\s]+", declared) if word]
+    lines = [str(line) for line in declared]
+    for name in table.colnames:
+        match = _LINE_COLUMN.match(name)
+        if match and match["line"] not in lines:
+            lines.append(match["line"])
+    return lines
+
+
+def read_redshifts(path: Path) -> tuple[Table, list[str]]:
+    """A field's redshift table (the zfit contract) and its lines, checked."""
+    path = Path(path)
+    table = _read(path, "redshift table")
+    lines = redshift_lines(table)
+    required = list(REDSHIFT_COLUMNS) + [
+        f"{kind}_{line}" for line in lines for kind in ("flux", "err")
+    ]
+    missing = [c for c in required if c not in table.colnames]
+    if missing:
+        raise SummaryError(
+            f"redshift table {path} lacks the column(s) {', '.join(missing)}: rerun the zfit rule"
+        )
+    ids = np.asarray(table["id"], dtype=np.int64)
+    if len(set(ids)) != len(ids):
+        raise SummaryError(f"redshift table {path} repeats source ids")
+    return table, lines
+
+
+@dataclass
+class _Column:
+    values: list[np.ndarray]
+    unit: u.UnitBase | None = None
+    description: str = ""
+
+
+def combine_catalogs(products: Sequence[FieldProducts], aperture_arcsec: float) -> Table:
+    """One table of every field's sources (see the module docstring for the columns)."""
+    parts = []
+    all_filters: set[str] = set()
+    all_lines: list[str] = []
+    for item in products:
+        phot, filters = read_photometry(item.phot, aperture_arcsec)
+        all_filters.update(filters)
+        redshifts, lines = (None, []) if item.redshifts is None else read_redshifts(item.redshifts)
+        all_lines += [line for line in lines if line not in all_lines]
+        parts.append((item, phot, redshifts, lines))
+    filters = sorted(all_filters, key=filter_order)
+
+    columns: dict[str, _Column] = {
+        "field": _Column([], description="field name"),
+        "id": _Column([], description="source id in the field's catalogue"),
+        "ra": _Column([], u.deg, "right ascension (ICRS)"),
+        "dec": _Column([], u.deg, "declination (ICRS)"),
+    }
+    for name in filters:
+        description = f'AB magnitude in {name.upper()}, {aperture_arcsec:g}" diameter aperture'
+        columns[f"mag_{name}"] = _Column([], u.mag, description)
+        columns[f"magerr_{name}"] = _Column([], u.mag, f"error of mag_{name}")
+    columns["status"] = _Column([], description=f"redshift fit: ok, failed or {NOT_EXTRACTED}")
+    columns["z"] = _Column([], description="redshift (best fit)")
+    columns["z_lo"] = _Column([], description="16th percentile of the redshift")
+    columns["z_hi"] = _Column([], description="84th percentile of the redshift")
+    columns["chi2"] = _Column([], description="chi^2 of the best fit")
+    columns["dof"] = _Column([], description="degrees of freedom of the fit")
+    columns["quality"] = _Column([], description="2 good, 1 poor, 0 no fit")
+    for line in all_lines:
+        columns[f"flux_{line}"] = _Column([], description=f"{line} line flux")
+        columns[f"err_{line}"] = _Column([], description=f"error of flux_{line}")
+
+    for item, phot, redshifts, lines in parts:
+        count = len(phot)
+        columns["field"].values.append(np.full(count, item.field, dtype=object))
+        for name in ("id", "ra", "dec"):
+            columns[name].values.append(np.asarray(phot[name]))
+        for name in filters:
+            for prefix in ("mag", "magerr"):
+                key = f"{prefix}_{name}"
+                columns[key].values.append(
+                    np.asarray(phot[key]) if key in phot.colnames else np.full(count, np.nan)
+                )
+        rows = _redshift_rows(item, phot, redshifts)
+        status = np.full(count, NOT_EXTRACTED, dtype=object)
+        quality = np.zeros(count, dtype=np.int16)
+        if redshifts is not None:
+            status[rows >= 0] = [_text(v) for v in np.asarray(redshifts["status"])[rows[rows >= 0]]]
+            quality[rows >= 0] = np.asarray(redshifts["quality"], dtype=np.int16)[rows[rows >= 0]]
+        columns["status"].values.append(status)
+        columns["quality"].values.append(quality)
+        for name in REDSHIFT_FLOATS:
+            columns[name].values.append(_gather(redshifts, name, rows, columns[name], item))
+        for line in all_lines:
+            for kind in ("flux", "err"):
+                key = f"{kind}_{line}"
+                source = redshifts if line in lines else None
+                columns[key].values.append(_gather(source, key, rows, columns[key], item))
+
+    table = Table()
+    for name, column in columns.items():
+        if column.values:
+            values = np.concatenate(column.values)
+        else:
+            values = np.array([], dtype=_EMPTY_DTYPES.get(name, float))
+        if name in ("field", "status"):
+            values = values.astype(str)
+        table[name] = values
+        table[name].unit = column.unit
+        table[name].description = column.description
+    table["id"] = table["id"].astype(np.int64)
+    table.meta["APERTURE"] = (aperture_arcsec, "diameter (arcsec) of the magnitudes")
+    table.meta["NFIELDS"] = (len(products), "fields in the catalogue")
+    table.meta["FILTERS"] = ",".join(filters)
+    table.meta["LINES"] = ",".join(all_lines)
+    return table
+
+
+_EMPTY_DTYPES = {"field": str, "id": np.int64, "status": str, "quality": np.int16}
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _redshift_rows(item: FieldProducts, phot: Table, redshifts: Table | None) -> np.ndarray:
+    """For each catalogue source, its row in the redshift table (-1: not there)."""
+    rows = np.full(len(phot), -1, dtype=np.int64)
+    if redshifts is None:
+        return rows
+    position = {int(source): row for row, source in enumerate(phot["id"])}
+    unknown = []
+    for row, source in enumerate(np.asarray(redshifts["id"], dtype=np.int64)):
+        if int(source) in position:
+            rows[position[int(source)]] = row
+        else:
+            unknown.append(int(source))
+    if unknown:
+        raise SummaryError(
+            f"redshift table {item.redshifts} has source id(s) {unknown[:5]} that are not in "
+            f"{item.phot}: the catalogue changed after the fits; rerun extract and zfit"
+        )
+    return rows
+
+
+def _gather(
+    redshifts: Table | None, name: str, rows: np.ndarray, column: _Column, item: FieldProducts
+) -> np.ndarray:
+    """Values of column ``name`` for each catalogue source (NaN where there is none), in the
+    unit of the combined column (the first table with a unit sets it; a column without one is
+    taken to be in that unit)."""
+    values = np.full(len(rows), np.nan)
+    if redshifts is None:
+        return values
+    source = _float_column(redshifts, name)
+    unit = redshifts[name].unit
+    if unit is not None:
+        if column.unit is None:
+            column.unit = unit
+        elif unit != column.unit:
+            try:
+                source = (source * unit).to_value(column.unit)
+            except u.UnitConversionError:
+                raise SummaryError(
+                    f"redshift table {item.redshifts}: column {name} is in {unit}, other fields "
+                    f"have {column.unit}"
+                ) from None
+    values[rows >= 0] = source[rows[rows >= 0]]
+    return values
+
+
+def write_catalog(table: Table, fits_path: Path, csv_path: Path) -> None:
+    """The combined catalogue as FITS and CSV, each written atomically."""
+    with atomic_path(fits_path) as tmp:
+        table.write(tmp, format="fits", overwrite=True)
+    with atomic_path(csv_path) as tmp:
+        table.write(tmp, format="ascii.csv", overwrite=True)
+    log.info(
+        "combined catalogue: %d sources of %s field(s) -> %s, %s",
+        len(table),
+        table.meta["NFIELDS"][0],
+        fits_path,
+        csv_path,
+    )
+
+
+def build_catalog(
+    products: Sequence[FieldProducts], fits_path: Path, csv_path: Path, aperture_arcsec: float
+) -> Table:
+    table = combine_catalogs(products, aperture_arcsec)
+    write_catalog(table, fits_path, csv_path)
+    return table

@@ -1,0 +1,466 @@
+"""zfit: redshift fits of the extracted sources, the field's results table.
+
+One job per field (rule ``zfit``), in parallel over sources with the job's CPUs:
+
+1. **Templates** (loaded once, before the workers fork): for the redshift search
+   (``zfit.templates.search``) either grizli's ``line complexes`` (emission lines tied in
+   groups with fixed ratios: [OII]+[NeIII]; [OIII]+Hβ+Hγ+Hδ; Hα+[NII]+[SII]+[SIII]+He I+Paβ)
+   or ``free lines`` (every line its own template), each with grizli's FSPS continuum
+   templates; for the final fit at the best redshift always free lines + FSPS (line fluxes).
+   Line width ``zfit.templates.fwhm_kms``.
+2. **Fit** (``fitting.run_all`` on the source's beams file): ``xfit_redshift`` over
+   ``zfit.z_range`` on a grid of step ``zfit.dz[0]`` in log(1+z), zoomed to ``zfit.dz[1]``
+   around the peaks of the coarse grid; then the template fit at the best redshift, the fit
+   figure (``{field}_{id:05d}.full.png``), the 2D spectrum with the model
+   (``.stack.png``/``.stack.fits``), the 1D spectrum (``.1D.fits``) and the fit products
+   (``.full.fits``: redshift grid and p(z) in ``ZFIT_STACK``, line fluxes in the primary
+   header, covariance, best-fit template). Drizzled line maps (``.line.png``) only with
+   ``zfit.line_maps`` (they cost about as much as the fit).
+3. **Results** ``{field}_redshifts.fits`` and ``.csv`` (written last): one row per extracted
+   source: ``id``, ``ra``, ``dec``, ``status`` (``ok``/``failed``), ``z`` (maximum a
+   posteriori), ``z_lo``/``z_hi`` (16th/84th percentiles of p(z)), ``z02``/``z97``, ``chi2``,
+   ``dof``, ``nlines``, per line of :data:`LINES` ``flux_{line}``/``err_{line}`` (erg/s/cm²)
+   and ``sn_{line}``, ``quality`` (2 good: 68% interval narrower than
+   ``zfit.quality.max_width`` × (1+z) and a line with S/N ≥ ``zfit.quality.min_line_sn``;
+   1 poor; 0 no fit), ``fit_plot``/``spectrum_plot``/``line_plot`` (file names in the folder),
+   ``seconds``, ``reason``. Table meta ``LINES``. A field with nothing extracted gets an empty
+   but valid table that says why; a source whose fit fails is recorded and does not fail the
+   field.
+
+Products in ``{fields_dir}/{field}/Redshifts/`` (built in a temporary folder beside it and
+renamed into place).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+import traceback
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .atomic import atomic_path
+from .extract import read_extract_table
+from .grizli_env import GrizliSettings, grizli_session
+from .preprocess import commit_folder, work_folder
+
+log = logging.getLogger(__name__)
+
+TABLE_SUFFIX = "_redshifts"
+# Lines reported in the results table (grizli's names), blue to red.
+LINES = [
+    "OII",
+    "NeIII-3867",
+    "Hb",
+    "OIII-4959",
+    "OIII",
+    "Ha",
+    "NII",
+    "SII",
+    "SIII",
+    "HeI-1083",
+    "PaB",
+]
+SEARCH_TEMPLATES = ("physical lines", "free lines", "line complexes")
+
+
+class ZfitError(RuntimeError):
+    """The redshift fits cannot run; the message names the file and why."""
+
+
+@dataclass(frozen=True)
+class ZfitSettings:
+    """``zfit`` in config/config.yaml (documented in config/README.md)."""
+
+    z_range: tuple[float, float] = (0.1, 3.4)
+    dz: tuple[float, float] = (0.004, 0.0005)
+    search_templates: str = "physical lines"
+    fwhm_kms: float = 1200.0
+    line_maps: bool = False
+    max_width: float = 0.01
+    min_line_sn: float = 5.0
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any]) -> ZfitSettings:
+        search = str(section["templates"]["search"])
+        if search not in SEARCH_TEMPLATES:
+            raise ZfitError(
+                f"zfit.templates.search is {search!r}; use one of {', '.join(SEARCH_TEMPLATES)}"
+            )
+        return cls(
+            z_range=tuple(float(z) for z in section["z_range"]),
+            dz=tuple(float(d) for d in section["dz"]),
+            search_templates=search,
+            fwhm_kms=float(section["templates"]["fwhm_kms"]),
+            line_maps=bool(section["line_maps"]),
+            max_width=float(section["quality"]["max_width"]),
+            min_line_sn=float(section["quality"]["min_line_sn"]),
+        )
+
+
+def results_names(field_name: str) -> tuple[str, str]:
+    return f"{field_name}{TABLE_SUFFIX}.fits", f"{field_name}{TABLE_SUFFIX}.csv"
+
+
+def load_templates(settings: ZfitSettings):
+    """(search templates, final templates) from ``$GRIZLI/templates`` (see the module docs)."""
+    from grizli import utils
+
+    search = utils.load_templates(
+        line_complexes=settings.search_templates == "line complexes",
+        fsps_templates=True,
+        fwhm=settings.fwhm_kms,
+    )
+    if settings.search_templates == "physical lines":
+        search = OrderedDict((k, v) for k, v in search.items() if not k.startswith("line "))
+        search.update(physical_line_templates(settings.fwhm_kms))
+    final = utils.load_templates(line_complexes=False, fsps_templates=True, fwhm=settings.fwhm_kms)
+    return search, final
+
+
+# Case B hydrogen recombination (T = 10^4 K, n_e = 100 cm^-3), relative to Hbeta.
+CASE_B = {"Ha": 2.86, "Hb": 1.0, "Hg": 0.468, "Hd": 0.259,
+          "PaA": 0.332, "PaB": 0.162, "PaG": 0.0901, "PaD": 0.0553}  # fmt: skip
+# Largest metal-to-hydrogen line ratios of star-forming galaxies and AGN (generous bounds):
+# [OIII]5007/Hb <= 10, [OII]3727+9/Hb <= 6, [SIII]9531/Ha <= 0.5, [SII]6717+31/Ha <= 0.8,
+# HeI 10830/Ha <= 0.5.
+MAX_RATIO = {"OIII": ("Hb", 10.0), "OII": ("Hb", 6.0), "SIII": ("Ha", 0.5),
+             "SII": ("Ha", 0.8), "HeI-1083": ("Ha", 0.5)}  # fmt: skip
+
+
+def physical_line_templates(fwhm_kms: float) -> dict:
+    """Emission-line templates whose non-negative combinations obey atomic physics.
+
+    * ``line H-caseB``: the hydrogen lines in Case B ratios (Balmer and Paschen series);
+    * ``line H-dust``: Halpha with its Paschen lines: more of it than Case B relative to Hbeta
+      is what dust does (Halpha/Hbeta >= 2.86 then holds for any non-negative fit);
+    * ``line {metal}``: each metal line (doublets in their fixed ratios) *with* the least
+      hydrogen emission a galaxy can have for it (``MAX_RATIO``), so a strong [OIII] must come
+      with some Hbeta and Halpha, a strong [SIII] with some Halpha.
+
+    With grizli's free lines a single detected line fits equally well as any line at any
+    redshift where the rest of that line's family falls outside the grism bands or happens to
+    be absent; its line complexes fix ratios (Halpha with [SIII] and Pabeta, [OIII] with Hbeta)
+    that real galaxies do not share. These templates sit between the two: free where physics
+    lets lines vary, bounded where it does not. Fitted with non-negative least squares (grizli's
+    ``nnls`` fitter for the redshift search). The final fit at the best redshift uses free lines.
+    """
+    from grizli import utils
+
+    wavelengths, ratios = utils.get_line_wavelengths()
+
+    def line(name: str):
+        scale = np.asarray(ratios[name], float) / np.sum(ratios[name])
+        template = None
+        for wave, weight in zip(wavelengths[name], scale):
+            component = (
+                utils.SpectrumTemplate(central_wave=wave, fwhm=fwhm_kms, velocity=True) * weight
+            )
+            template = component if template is None else template + component
+        return template
+
+    def hydrogen(lines: dict):
+        template = None
+        for name, weight in lines.items():
+            component = line(name) * weight
+            template = component if template is None else template + component
+        return template
+
+    case_b = hydrogen(CASE_B)  # normalised to Hbeta = 1
+    per_halpha = {
+        k: v / CASE_B["Ha"] for k, v in CASE_B.items() if k in ("Ha", "PaA", "PaB", "PaG", "PaD")
+    }
+    templates = {"line H-caseB": case_b, "line H-dust": hydrogen(per_halpha)}
+    for metal, (reference, ratio) in MAX_RATIO.items():
+        strongest = ratios[metal][0] / np.sum(ratios[metal])  # flux fraction of the main line
+        # Hbeta (or Halpha) that goes with a unit metal-line flux at the largest ratio.
+        hydrogen_flux = strongest / ratio / (1.0 if reference == "Hb" else CASE_B["Ha"])
+        templates[f"line {metal}"] = line(metal) + case_b * hydrogen_flux
+    for name, template in templates.items():
+        template.name = name
+    return templates
+
+
+# --- Workers ---------------------------------------------------------------------------------
+_TEMPLATES = None  # (search, final), inherited by forked workers
+
+
+def _fit_one(args) -> dict[str, Any]:
+    field_name, source_id, settings = args
+    started = time.monotonic()
+    try:
+        row = _fit_source(field_name, source_id, settings)
+    except Exception as error:  # one source must not fail the field
+        log.error("%s %d: fit failed: %s\n%s", field_name, source_id, error, traceback.format_exc())
+        row = {"id": source_id, "status": "failed", "reason": f"{type(error).__name__}: {error}"}
+    row["seconds"] = time.monotonic() - started
+    return row
+
+
+def _fit_source(field_name: str, source_id: int, settings: ZfitSettings) -> dict[str, Any]:
+    import matplotlib.pyplot as plt
+    from grizli import fitting
+
+    search, final = _TEMPLATES
+    fitting.run_all(
+        source_id,
+        t0=search,
+        t1=final,
+        fwhm=settings.fwhm_kms,
+        zr=list(settings.z_range),
+        dz=list(settings.dz),
+        group_name=field_name,
+        root=field_name,
+        fit_only_beams=True,
+        fit_beams=False,
+        fit_stacks=False,
+        use_phot_obj=False,
+        get_ir_psfs=False,
+        get_line_width=False,
+        bad_pa_threshold=-1,
+        min_line_sn=4 if settings.line_maps else np.inf,
+        verbose=False,
+    )
+    plt.close("all")
+    return {"id": source_id, "status": "ok", "reason": ""}
+
+
+# --- The stage -------------------------------------------------------------------------------
+@dataclass
+class ZfitResult:
+    table: Path
+    fitted: int
+    failed: int
+    good: int
+    seconds: float = 0.0
+
+
+def fit_field(
+    field_name: str,
+    extract_table: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    settings: ZfitSettings,
+    grizli: GrizliSettings,
+    *,
+    threads: int = 1,
+    log_path: str | os.PathLike | None = None,
+) -> ZfitResult:
+    """Fit every extracted source of the field (see the module docs)."""
+    global _TEMPLATES
+    started = time.monotonic()
+    out_dir = Path(out_dir)
+    extracted = read_extract_table(extract_table)
+    extract_dir = Path(extract_table).parent
+    chosen = extracted[extracted["status"] == "extracted"]
+    note = "" if len(chosen) else (extracted.meta.get("note") or "no source was extracted")
+    work = work_folder(out_dir)
+    rows: dict[int, dict[str, Any]] = {}
+    try:
+        if len(chosen):
+            for row in chosen:
+                beams = extract_dir / row["beams"]
+                if not beams.is_file():
+                    raise ZfitError(f"{field_name}: {beams} is missing; rerun the extract rule")
+                os.symlink(
+                    beams.resolve(), work / beams.name
+                )  # grizli reads ./{field}_{id}.beams.fits
+            with grizli_session(work, grizli, log_path) as session:
+                with session.step(field_name, "loading the redshift-fit templates"):
+                    _TEMPLATES = load_templates(settings)
+                log.info(
+                    "%s: fitting %d sources, z %.2f-%.2f, dz %s, %s, %d process(es)",
+                    field_name, len(chosen), *settings.z_range, list(settings.dz),
+                    settings.search_templates, threads,
+                )  # fmt: skip
+                tasks = [(field_name, int(i), settings) for i in chosen["id"]]
+                for done, row in enumerate(_run(tasks, threads), 1):
+                    rows[row["id"]] = row
+                    log.info(
+                        "%s %d: %s in %.0f s (%d/%d) %s", field_name, row["id"], row["status"],
+                        row["seconds"], done, len(tasks), row.get("reason", ""),
+                    )  # fmt: skip
+                _TEMPLATES = None
+            for link in work.glob("*.beams.fits"):
+                link.unlink()
+        table = results_table(field_name, chosen, rows, work, settings)
+        table.meta["NOTE"] = note
+        fits_name, csv_name = results_names(field_name)
+        with atomic_path(work / csv_name) as tmp:
+            table.write(tmp, format="ascii.csv", overwrite=True)
+        with atomic_path(work / fits_name) as tmp:
+            table.write(tmp, format="fits", overwrite=True)
+        for leftover in [*work.glob("*.log"), *work.glob("*.log_par")]:
+            leftover.unlink()
+        commit_folder(work, out_dir)
+    except BaseException:
+        _TEMPLATES = None
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    status = list(table["status"])
+    result = ZfitResult(
+        out_dir / fits_name,
+        status.count("ok"),
+        status.count("failed"),
+        int(np.sum(table["quality"] == 2)) if len(table) else 0,
+        time.monotonic() - started,
+    )
+    log.info(
+        "%s: %d fitted (%d good), %d failed in %.0f s%s",
+        field_name, result.fitted, result.good, result.failed, result.seconds,
+        f" ({note})" if note else "",
+    )  # fmt: skip
+    return result
+
+
+def _run(tasks: Sequence, threads: int):
+    if threads <= 1 or len(tasks) <= 1:
+        for task in tasks:
+            yield _fit_one(task)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    # fork: the workers share what the parent loaded instead of loading it again. A worker
+    # that dies (e.g. killed for memory) breaks the pool: the job fails and is retried with
+    # more memory, instead of waiting forever for a lost task.
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(min(threads, len(tasks)), mp_context=context) as pool:
+        futures = [pool.submit(_fit_one, task) for task in tasks]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        except BrokenProcessPool as error:
+            raise RuntimeError(
+                f"a worker process died ({error}); if the log shows no error, it was probably "
+                "killed for memory: the job's next attempt asks for more"
+            ) from None
+
+
+# --- Results table ---------------------------------------------------------------------------
+def read_fit(path: Path) -> dict[str, Any]:
+    """Redshift, interval, chi², and line fluxes from a grizli ``.full.fits``."""
+    from astropy.io import fits
+
+    with fits.open(path) as hdul:
+        primary = hdul[0].header
+        zfit = hdul["ZFIT_STACK"].header
+        values = {
+            "z": float(zfit["Z_MAP"]),
+            "z_lo": float(zfit["Z16"]),
+            "z_hi": float(zfit["Z84"]),
+            "z02": float(zfit["Z02"]),
+            "z97": float(zfit["Z97"]),
+            "chi2": float(zfit["CHIMIN"]),
+            "dof": int(zfit["DOF"]),
+            "nlines": 0,
+        }
+        lines = {}
+        # The final (free-line) fit's fluxes: COVAR keywords FLUX_nnn/ERR_nnn, the line's name
+        # in the comment ("Ha line flux; erg / (s cm2)"). With line maps grizli also lists the
+        # detected lines in the primary header (LINEnnn/FLUXnnn/ERRnnn).
+        if "COVAR" in hdul:
+            covar = hdul["COVAR"].header
+            for key in covar:
+                if key.startswith("FLUX_") and " line flux" in covar.comments[key]:
+                    name = covar.comments[key].split(" line flux")[0]
+                    error = covar.get(key.replace("FLUX_", "ERR_"), 0.0)
+                    lines[name] = (float(covar[key]), float(error))
+        for i in range(1, int(primary.get("NUMLINES", 0)) + 1):
+            name = primary.get(f"LINE{i:03d}")
+            if name is not None and name not in lines:
+                lines[name] = (float(primary[f"FLUX{i:03d}"]), float(primary[f"ERR{i:03d}"]))
+    values["lines"] = lines
+    return values
+
+
+def results_table(field_name, chosen, rows, folder: Path, settings: ZfitSettings):
+    """The field's results table from the fit products in ``folder`` (see the module docs)."""
+    from astropy.table import Table
+
+    table_rows = []
+    for entry in chosen:
+        source_id = int(entry["id"])
+        row = rows.get(source_id, {"status": "failed", "reason": "not fitted"})
+        stem = f"{field_name}_{source_id:05d}"
+        record: dict[str, Any] = {
+            "id": source_id,
+            "ra": float(entry["ra"]),
+            "dec": float(entry["dec"]),
+            "status": row["status"],
+            "reason": row.get("reason", ""),
+            "seconds": float(row.get("seconds", np.nan)),
+        }
+        fit = None
+        if row["status"] == "ok":
+            try:
+                fit = read_fit(folder / f"{stem}.full.fits")
+            except (OSError, KeyError) as error:
+                record.update(status="failed", reason=f"unreadable fit products: {error}")
+        nan = np.nan
+        record.update({k: nan for k in ("z", "z_lo", "z_hi", "z02", "z97", "chi2")})
+        record.update(dof=0, nlines=0)
+        best_sn = 0.0
+        for line in LINES:
+            flux, err = fit["lines"].get(line, (nan, nan)) if fit else (nan, nan)
+            sn = flux / err if np.isfinite(flux) and np.isfinite(err) and err > 0 else nan
+            record[f"flux_{line}"], record[f"err_{line}"], record[f"sn_{line}"] = flux, err, sn
+            if np.isfinite(sn):
+                best_sn = max(best_sn, sn)
+        if fit:
+            record.update({k: fit[k] for k in ("z", "z_lo", "z_hi", "z02", "z97", "chi2", "dof")})
+            record["nlines"] = sum(
+                1 for f, e in fit["lines"].values() if e > 0 and f / e >= settings.min_line_sn
+            )
+        record["quality"] = quality(record, best_sn, settings)
+        for key, suffix in (
+            ("fit_plot", "full.png"),
+            ("spectrum_plot", "stack.png"),
+            ("line_plot", "line.png"),
+        ):
+            record[key] = f"{stem}.{suffix}" if (folder / f"{stem}.{suffix}").is_file() else ""
+        table_rows.append(record)
+    names = list(_empty_row())
+    if table_rows:
+        table = Table(rows=[[r[n] for n in names] for r in table_rows], names=names)
+    else:
+        template = _empty_row()
+        table = Table(names=names, dtype=[type(template[n]) for n in names])
+    table.meta["FIELD"] = field_name
+    table.meta["LINES"] = list(LINES)
+    table.meta["ZRANGE"] = list(settings.z_range)
+    table.meta["DZ"] = list(settings.dz)
+    table.meta["TEMPLATE"] = settings.search_templates
+    return table
+
+
+def _empty_row() -> dict[str, Any]:
+    row: dict[str, Any] = {"id": 0, "ra": 0.0, "dec": 0.0, "status": "", "z": 0.0, "z_lo": 0.0,
+                           "z_hi": 0.0, "z02": 0.0, "z97": 0.0, "chi2": 0.0, "dof": 0, "nlines": 0}  # fmt: skip
+    for line in LINES:
+        row.update({f"flux_{line}": 0.0, f"err_{line}": 0.0, f"sn_{line}": 0.0})
+    row.update(quality=0, fit_plot="", spectrum_plot="", line_plot="", seconds=0.0, reason="")
+    return row
+
+
+def quality(record: Mapping[str, Any], best_line_sn: float, settings: ZfitSettings) -> int:
+    """2 good, 1 poor, 0 no fit (see the module docs)."""
+    if record["status"] != "ok" or not np.isfinite(record["z"]):
+        return 0
+    width = (record["z_hi"] - record["z_lo"]) / (1 + record["z"])
+    if width < settings.max_width and best_line_sn >= settings.min_line_sn:
+        return 2
+    return 1
+
+
+def zfit_mem_mb(sources: int, threads: int = 1, attempt: int = 1) -> int:
+    """Templates and one source's beams per worker (~0.6 GB with its plots)."""
+    base = 800 + 700 * max(min(threads, max(sources, 1)), 1)
+    return int(base * (1 + 0.5 * (attempt - 1)))
