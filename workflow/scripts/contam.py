@@ -1,7 +1,5 @@
 """Snakemake script of rule contam: contamination models of a field's grism exposures."""
 
-import os
-
 snakemake = globals()["snakemake"]  # injected by Snakemake
 
 from wfsspipe.grizli_env import GrizliError, GrizliSettings  # noqa: E402
@@ -9,9 +7,7 @@ from wfsspipe.logs import job_logging  # noqa: E402
 
 settings = snakemake.params.settings
 grizli = GrizliSettings.from_config(settings)
-os.environ.update(grizli.environment())  # before grizli is imported: it reads $GRIZLI then
-for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[variable] = "1"  # parallel over exposures, one BLAS thread each
+grizli.prepare_process(blas_threads=1)  # before grizli, jwst or crds are imported
 
 from pathlib import Path  # noqa: E402
 

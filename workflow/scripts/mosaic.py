@@ -1,7 +1,5 @@
 """Snakemake script of rules mosaic_filter (one filter mosaic) and mosaic (IR image, catalogue)."""
 
-import os
-
 snakemake = globals()["snakemake"]  # injected by Snakemake
 
 from wfsspipe.grizli_env import GrizliError, GrizliSettings  # noqa: E402
@@ -9,9 +7,7 @@ from wfsspipe.logs import job_logging  # noqa: E402
 
 settings = snakemake.params.settings
 grizli = GrizliSettings.from_config(settings)
-os.environ.update(grizli.environment())  # before grizli is imported: it reads $GRIZLI then
-for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[variable] = str(snakemake.threads)
+grizli.prepare_process(blas_threads=snakemake.threads)  # before grizli, jwst or crds are imported
 
 from wfsspipe.mosaic import MosaicError, MosaicSettings, drizzle_filter, make_catalog  # noqa: E402
 

@@ -9,10 +9,7 @@ from wfsspipe.logs import job_logging  # noqa: E402
 
 settings = snakemake.params.settings
 grizli = GrizliSettings.from_config(settings)
-# Before grizli, jwst or crds are imported: grizli reads $GRIZLI and crds its URL at import.
-os.environ.update(grizli.environment())
-for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[variable] = str(snakemake.threads)
+grizli.prepare_process(blas_threads=snakemake.threads)  # before grizli, jwst or crds are imported
 
 from wfsspipe.preprocess import PreprocessError, PreprocessSettings, preprocess_field  # noqa: E402
 

@@ -93,6 +93,14 @@ class GrizliSettings:
             "CRDS_READONLY_CACHE": "1",  # jobs never write into the shared cache
         }
 
+    def prepare_process(self, blas_threads: int) -> None:
+        """Set this process's environment for a grizli job: call it before grizli, jwst or crds
+        are first imported (grizli reads ``$GRIZLI``, crds its settings, at import), and give
+        numpy's BLAS ``blas_threads`` threads."""
+        os.environ.update(self.environment())
+        for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[variable] = str(blas_threads)
+
     def check(self) -> None:
         """Refuse a configuration grizli cannot work with, before anything runs."""
         conf = self.grizli_path / "CONF"

@@ -49,6 +49,7 @@ import numpy as np
 from .atomic import atomic_path
 from .extract import read_extract_table
 from .grizli_env import GrizliSettings, grizli_session
+from .parallel import run_forked
 from .preprocess import commit_folder, work_folder
 
 log = logging.getLogger(__name__)
@@ -320,28 +321,7 @@ def fit_field(
 
 
 def _run(tasks: Sequence, threads: int):
-    if threads <= 1 or len(tasks) <= 1:
-        for task in tasks:
-            yield _fit_one(task)
-        return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    from concurrent.futures.process import BrokenProcessPool
-
-    # fork: the workers share what the parent loaded instead of loading it again. A worker
-    # that dies (e.g. killed for memory) breaks the pool: the job fails and is retried with
-    # more memory, instead of waiting forever for a lost task.
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(min(threads, len(tasks)), mp_context=context) as pool:
-        futures = [pool.submit(_fit_one, task) for task in tasks]
-        try:
-            for future in as_completed(futures):
-                yield future.result()
-        except BrokenProcessPool as error:
-            raise RuntimeError(
-                f"a worker process died ({error}); if the log shows no error, it was probably "
-                "killed for memory: the job's next attempt asks for more"
-            ) from None
+    return run_forked(_fit_one, tasks, threads)
 
 
 # --- Results table ---------------------------------------------------------------------------
