@@ -234,3 +234,32 @@ def test_no_source_bright_enough_gives_empty_valid_tables(built, tmp_path):
     empty = Table.read(fitted.table)
     assert len(empty) == 0 and "quality" in empty.colnames
     assert "no source is bright enough" in empty.meta["NOTE"]
+
+
+def test_a_field_without_grism_exposures_gives_empty_valid_tables(built, tmp_path):
+    """contam, extract and zfit on the field's direct exposures alone: each finishes, says why."""
+    from wfsspipe.contam import ContamSettings, LimitSettings, make_contam
+    from wfsspipe.extract import ExtractSettings, extract_field
+    from wfsspipe.grizli_env import GrizliSettings
+    from wfsspipe.preprocess import read_visits
+    from wfsspipe.zfit import ZfitSettings, fit_field
+
+    grizli = GrizliSettings.from_config(yaml.safe_load((built / "config.yaml").read_text()))
+    field, mosaic = products(built), products(built) / "Mosaic"
+    visits = read_visits(field / "Prep" / f"{FIELD}_visits.ecsv")
+    visits[visits["kind"] == "direct"].write(tmp_path / "visits.ecsv", format="ascii.ecsv")
+    mosaics = {f: mosaic / f"{FIELD}-{f}_drz_sci.fits" for f in ("f150w", "f200w")}
+    seg, catalog = mosaic / f"{FIELD}-ir_seg.fits", mosaic / f"{FIELD}-ir.cat.fits"
+    contam = make_contam(FIELD, tmp_path / "visits.ecsv", field / "Prep", mosaics, seg, catalog,
+                         tmp_path / "Contam", ContamSettings(), LimitSettings(), grizli)  # fmt: skip
+    manifest = Table.read(contam.manifest, format="ascii.ecsv")
+    assert len(manifest) == 0 and manifest.meta["model_rgb"] == {}
+    assert (tmp_path / "Contam" / f"{FIELD}_contam_models.png").stat().st_size > 1000
+    extracted = extract_field(FIELD, contam.manifest, seg, catalog, tmp_path / "Extractions",
+                              ExtractSettings(LimitSettings()), grizli, pad=200)  # fmt: skip
+    table = Table.read(extracted.table, format="ascii.ecsv")
+    assert extracted.extracted == 0 and len(table) == len(Table.read(catalog))
+    assert set(table["reason"]) == {"the field has no grism exposures"}
+    fitted = fit_field(FIELD, extracted.table, tmp_path / "Redshifts", ZfitSettings(), grizli)
+    results = Table.read(fitted.table)
+    assert len(results) == 0 and results.meta["NOTE"] == "the field has no grism exposures"
