@@ -272,24 +272,23 @@ def _grism_exposure_count(field):
     return int((rows["exp_type"] == "NIS_WFSS").sum())
 
 
+def contam_filters(wildcards):
+    """Grism filters of the field that have a direct mosaic to model them from (a grism filter
+    without one is refused by the contam job, naming it)."""
+    direct = field_direct_filters(wildcards.field)
+    return [f for f in field_grism_filters(wildcards.field) if f in direct]
+
+
 def contam_inputs(wildcards):
     """Visit table, the mosaics of the grism filters, segmentation image and catalogue."""
     catalog_filter_mosaics(wildcards)  # a clear error for a field without direct imaging
     products = mosaic_catalog_products(wildcards.field)
     return {
         "visits": visits_table(wildcards.field),
-        "mosaics": [
-            filter_mosaic(wildcards.field, f)[0]
-            for f in field_grism_filters(wildcards.field)
-            if f in field_direct_filters(wildcards.field)
-        ],
+        "mosaics": [filter_mosaic(wildcards.field, f)[0] for f in contam_filters(wildcards)],
         "seg": products["seg"],
         "catalog": products["detection_catalog"],
     }
-
-
-def field_grism_filters_of(wildcards):
-    return field_grism_filters(wildcards.field)
 
 
 def detection_products(wildcards):

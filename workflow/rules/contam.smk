@@ -20,6 +20,6 @@ rule contam:
         runtime=120,
     params:
         settings=contam_params,
-        filters=field_grism_filters_of,
+        filters=contam_filters,  # of input.mosaics, in order
     script:
         "../scripts/contam.py"

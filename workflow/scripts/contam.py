@@ -16,7 +16,7 @@ from wfsspipe.contam import ContamError, ContamSettings, LimitSettings, make_con
 field = snakemake.wildcards.field
 with job_logging(snakemake.log[0], snakemake.rule) as log:
     try:
-        mosaics = {Path(p).name.split("-")[-1].split("_")[0]: p for p in snakemake.input.mosaics}
+        mosaics = dict(zip(snakemake.params.filters, snakemake.input.mosaics))
         make_contam(
             field,
             snakemake.input.visits,

@@ -52,7 +52,7 @@ import numpy as np
 
 from .atomic import atomic_path
 from .grizli_env import GrizliSettings, grizli_session
-from .preprocess import commit_folder, read_visits, work_folder
+from .preprocess import folder_product, read_visits
 
 log = logging.getLogger(__name__)
 
@@ -227,10 +227,9 @@ def make_contam(
             f"{field_name}: grism exposures in {', '.join(missing)} have no direct mosaic of that "
             "filter to model them from (the field needs direct imaging in each grism filter)"
         )
-    work = work_folder(contam_dir)
     rows = []
     model_images: dict[tuple[str, int], dict[str, Path]] = {}
-    try:
+    with folder_product(contam_dir) as work:
         with grizli_session(work, grizli, log_path) as session:
             for filt in filters:
                 group = grism[grism["filter"] == filt]
@@ -260,17 +259,13 @@ def make_contam(
                 for name in group["file"]:
                     (work / name).unlink()
                 del grp
-            rgb = _model_rgbs(field_name, model_images, filter_mosaics, work, settings)
+            rgb = _model_rgbs(field_name, model_images, work, settings)
             _overview(field_name, rgb, work / overview_name(field_name))
         for leftover in work.glob("*.log"):
             leftover.unlink()
         manifest = _write_manifest(
             field_name, rows, rgb, mag_limit, limit_record, filter_mosaics, work
         )
-        commit_folder(work, contam_dir)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
     result = ContamResult(contam_dir / manifest.name, len(rows), mag_limit)
     result.seconds = time.monotonic() - started
     log.info(
@@ -411,7 +406,7 @@ def _drizzle_models(field_name, grp, group, ref_file, out: Path) -> dict[tuple[s
     return written
 
 
-def _model_rgbs(field_name, model_images, filter_mosaics, out: Path, settings: ContamSettings):
+def _model_rgbs(field_name, model_images, out: Path, settings: ContamSettings):
     """A colour PNG per (grism, PA) from its per-filter model images; returns label -> name."""
     import matplotlib
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import time
 import traceback
 from collections.abc import Mapping, Sequence
@@ -45,7 +44,7 @@ from .atomic import atomic_path
 from .contam import LimitSettings, read_manifest
 from .grizli_env import GrizliSettings, grizli_session
 from .parallel import run_forked
-from .preprocess import commit_folder, work_folder
+from .preprocess import folder_product
 
 log = logging.getLogger(__name__)
 
@@ -229,8 +228,7 @@ def extract_field(
         source_id: {"id": source_id, "status": "skipped", "reason": reason}
         for source_id, reason in skipped.items()
     }
-    work = work_folder(out_dir)
-    try:
+    with folder_product(out_dir) as work:
         if ids:
             missing = [n for n in manifest["grismflt"] if not (contam_dir / n).is_file()]
             if missing:
@@ -239,30 +237,31 @@ def extract_field(
                     f"{', '.join(missing)}; rerun the contam rule"
                 )
             with grizli_session(work, grizli, log_path) as session:
-                with session.step(field_name, "loading the contamination models"):
-                    _GROUP = _load_group(manifest, contam_dir, seg_file, catalog_file, pad)
-                log.info(
-                    "%s: extracting %d sources (limit %.2f mag) with %d process(es)",
-                    field_name, len(ids), mag_limit, threads,
-                )  # fmt: skip
-                tasks = [(field_name, source_id, settings) for source_id in ids]
-                for row in _run(tasks, threads):
-                    rows_by_id[row["id"]] = row
+                try:
+                    with session.step(field_name, "loading the contamination models"):
+                        _GROUP = _load_group(manifest, contam_dir, seg_file, catalog_file, pad)
                     log.info(
-                        "%s %d: %s %s", field_name, row["id"], row["status"], row.get("reason", "")
-                    )
-                _GROUP = None
+                        "%s: extracting %d sources (limit %.2f mag) with %d process(es)",
+                        field_name, len(ids), mag_limit, threads,
+                    )  # fmt: skip
+                    tasks = [(field_name, source_id, settings) for source_id in ids]
+                    for row in _run(tasks, threads):
+                        rows_by_id[row["id"]] = row
+                        log.info(
+                            "%s %d: %s %s",
+                            field_name,
+                            row["id"],
+                            row["status"],
+                            row.get("reason", ""),
+                        )
+                finally:
+                    _GROUP = None
         table = _table(field_name, catalog, rows_by_id, mag_limit, limit_record, note)
         table.meta["bright_limit"] = settings.limit.bright_limit
         with atomic_path(work / table_name(field_name)) as tmp:
             table.write(tmp, format="ascii.ecsv", overwrite=True)
         for leftover in work.glob("*.log"):
             leftover.unlink()
-        commit_folder(work, out_dir)
-    except BaseException:
-        _GROUP = None
-        shutil.rmtree(work, ignore_errors=True)
-        raise
     status = list(table["status"])
     result = ExtractResult(
         out_dir / table_name(field_name),

@@ -55,13 +55,14 @@ Products, in ``{fields_dir}/{field}/Prep/`` (built in a temporary folder beside 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
 import shutil
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -206,6 +207,19 @@ def commit_folder(built: Path, final: Path) -> None:
     os.replace(built, final)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def folder_product(final: Path) -> Iterator[Path]:
+    """Build a folder product aside: yield a fresh work folder beside ``final`` that replaces
+    ``final`` if the block succeeds (:func:`commit_folder`) and is removed if it fails."""
+    work = work_folder(final)
+    try:
+        yield work
+        commit_folder(work, final)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
 
 
 # --- The stage --------------------------------------------------------------------------------

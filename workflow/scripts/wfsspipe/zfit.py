@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import time
 import traceback
 from collections import OrderedDict
@@ -50,7 +49,7 @@ from .atomic import atomic_path
 from .extract import read_extract_table
 from .grizli_env import GrizliSettings, grizli_session
 from .parallel import run_forked
-from .preprocess import commit_folder, work_folder
+from .preprocess import folder_product
 
 log = logging.getLogger(__name__)
 
@@ -261,33 +260,33 @@ def fit_field(
     extract_dir = Path(extract_table).parent
     chosen = extracted[extracted["status"] == "extracted"]
     note = "" if len(chosen) else (extracted.meta.get("note") or "no source was extracted")
-    work = work_folder(out_dir)
     rows: dict[int, dict[str, Any]] = {}
-    try:
+    with folder_product(out_dir) as work:
         if len(chosen):
             for row in chosen:
                 beams = extract_dir / row["beams"]
                 if not beams.is_file():
                     raise ZfitError(f"{field_name}: {beams} is missing; rerun the extract rule")
-                os.symlink(
-                    beams.resolve(), work / beams.name
-                )  # grizli reads ./{field}_{id}.beams.fits
+                # grizli reads ./{field}_{id:05d}.beams.fits
+                os.symlink(beams.resolve(), work / beams.name)
             with grizli_session(work, grizli, log_path) as session:
-                with session.step(field_name, "loading the redshift-fit templates"):
-                    _TEMPLATES = load_templates(settings)
-                log.info(
-                    "%s: fitting %d sources, z %.2f-%.2f, dz %s, %s, %d process(es)",
-                    field_name, len(chosen), *settings.z_range, list(settings.dz),
-                    settings.search_templates, threads,
-                )  # fmt: skip
-                tasks = [(field_name, int(i), settings) for i in chosen["id"]]
-                for done, row in enumerate(_run(tasks, threads), 1):
-                    rows[row["id"]] = row
+                try:
+                    with session.step(field_name, "loading the redshift-fit templates"):
+                        _TEMPLATES = load_templates(settings)
                     log.info(
-                        "%s %d: %s in %.0f s (%d/%d) %s", field_name, row["id"], row["status"],
-                        row["seconds"], done, len(tasks), row.get("reason", ""),
+                        "%s: fitting %d sources, z %.2f-%.2f, dz %s, %s, %d process(es)",
+                        field_name, len(chosen), *settings.z_range, list(settings.dz),
+                        settings.search_templates, threads,
                     )  # fmt: skip
-                _TEMPLATES = None
+                    tasks = [(field_name, int(i), settings) for i in chosen["id"]]
+                    for done, row in enumerate(_run(tasks, threads), 1):
+                        rows[row["id"]] = row
+                        log.info(
+                            "%s %d: %s in %.0f s (%d/%d) %s", field_name, row["id"], row["status"],
+                            row["seconds"], done, len(tasks), row.get("reason", ""),
+                        )  # fmt: skip
+                finally:
+                    _TEMPLATES = None
             for link in work.glob("*.beams.fits"):
                 link.unlink()
         table = results_table(field_name, chosen, rows, work, settings)
@@ -299,11 +298,6 @@ def fit_field(
             table.write(tmp, format="fits", overwrite=True)
         for leftover in [*work.glob("*.log"), *work.glob("*.log_par")]:
             leftover.unlink()
-        commit_folder(work, out_dir)
-    except BaseException:
-        _TEMPLATES = None
-        shutil.rmtree(work, ignore_errors=True)
-        raise
     status = list(table["status"])
     result = ZfitResult(
         out_dir / fits_name,
