@@ -12,6 +12,7 @@ import pytest
 from support import (
     PYTHON,
     ROOT,
+    TERMINAL_FILE,
     TEST_APERTURES_ARCSEC,
     TEST_FIELD_ARGS,
     TEST_TOKEN,
@@ -66,8 +67,16 @@ def workdir(synthetic_field, archive_server, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def built(workdir):
+def built(request):
     """The default target built once per session: RATE files, grizli products, redshifts, web
-    maps, index page and catalogue."""
-    snakemake(workdir)
+    maps, index page and catalogue. What Snakemake printed (a user's terminal) is kept in
+    ``terminal.txt`` (stdout, then stderr) for tests/workflow/test_terminal.py.
+
+    WFSSPIPE_TEST_BUILT=<dir> uses a folder built so before (a copy of one, for developing
+    tests against; tests may write into it) instead of building."""
+    if os.environ.get("WFSSPIPE_TEST_BUILT"):
+        return Path(os.environ["WFSSPIPE_TEST_BUILT"])
+    workdir = request.getfixturevalue("workdir")
+    result = snakemake(workdir)
+    (workdir / TERMINAL_FILE).write_text(result.stdout + result.stderr)
     return workdir

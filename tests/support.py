@@ -94,6 +94,9 @@ def make_workdir(
     return folder
 
 
+TERMINAL_FILE = "terminal.txt"  # what the session build printed, in its working folder
+
+
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     """Snakemake on a folder made by :func:`make_workdir` (2 cores, the token set)."""
     command = [

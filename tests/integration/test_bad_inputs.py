@@ -21,26 +21,30 @@ E1 = "jw09999001001_02103_00001_nis"
 # (case, change to the config overlay, regexes the output must contain)
 CONFIG_CASES = [
     ("download.retries of the wrong type", {"download": {"retries": "three"}},
-     [r"'three' is not of type 'integer'", r"On instance\['download'\]\['retries'\]"]),
+     [r"config: download\.retries: 'three' is not of type 'integer'"]),
     ("download.retries out of range (0)", {"download": {"retries": 0}},
-     [r"0 is less than the minimum of 1", r"On instance\['download'\]\['retries'\]"]),
+     [r"config: download\.retries: 0 is less than the minimum of 1"]),
     ("download.timeout out of range (-5)", {"download": {"timeout": -5}},
-     [r"-5 is less than or equal to the minimum of 0", r"\['download'\]\['timeout'\]"]),
+     [r"config: download\.timeout: -5 is less than or equal to the minimum of 0"]),
     ("download.archive_url not http(s)", {"download": {"archive_url": "file:///etc/passwd"}},
-     [r"'file:///etc/passwd' does not match", r"\['download'\]\['archive_url'\]"]),
+     [r"config: download\.archive_url: 'file:///etc/passwd' does not match"]),
     ("download.token_env with shell text", {"download": {"token_env": "TOKEN; cat ~/.netrc"}},
-     [r"does not match", r"\['download'\]\['token_env'\]"]),
+     [r"config: download\.token_env: 'TOKEN; cat ~/.netrc' does not match"]),
     ("stage1.jump.rejection_threshold of the wrong type",
      {"stage1": {"jump": {"rejection_threshold": "high"}}},
-     [r"'high' is not of type 'number'", r"\['stage1'\]\['jump'\]\['rejection_threshold'\]"]),
+     [r"config: stage1\.jump\.rejection_threshold: 'high' is not of type 'number'"]),
     ("stage1.skip_steps naming no Detector1 step", {"stage1": {"skip_steps": ["everything"]}},
-     [r"'everything' is not one of", r"\['stage1'\]\['skip_steps'\]\[0\]"]),
+     [r"config: stage1\.skip_steps\[0\]: 'everything' is not one of group_scale, dq_init"]),
     ("unknown config key (typo keep_uncall)", {"stage1": {"keep_uncall": False}},
-     [r"Additional properties are not allowed \('keep_uncall' was unexpected\)"]),
+     [r"config: stage1\.keep_uncall: unknown key; did you mean stage1\.keep_uncal\?"]),
+    ("unknown top-level key (typo feilds)", {"feilds": ["sex-00"]},
+     [r"config: feilds: unknown key; did you mean fields\?"]),
+    ("enum value with a typo (free line)", {"zfit": {"templates": {"search": "free line"}}},
+     [r"config: zfit\.templates\.search: 'free line': did you mean 'free lines'\?"]),
     ("crds.context not a pinned .pmap", {"crds": {"context": "latest"}},
-     [r"'latest' does not match", r"\['crds'\]\['context'\]"]),
+     [r"config: crds\.context: 'latest' does not match"]),
     ("fields entry that is a path", {"fields": ["../../x"]},
-     [r"'../../x' does not match", r"On instance\['fields'\]\[0\]"]),
+     [r"config: fields\[0\]: '../../x' does not match"]),
     ("unknown field name in config fields", {"fields": ["abc-99"]},
      [r"config 'fields' names abc-99, not in .*fields.csv \(known: sex-00\)"]),
 ]  # fmt: skip
@@ -159,3 +163,15 @@ def test_bad_input_is_refused_with_its_name(dry_runs, case, messages):
             f"{case}: {message!r} not in\n{result.output[-3000:]}"
         )
     assert not workflow.fields_dir.exists()  # refused before any job ran
+
+
+TYPO_CASES = [case for case, _, messages in CONFIG_CASES if "did you mean" in "".join(messages)]
+
+
+@pytest.mark.parametrize("case", TYPO_CASES)
+def test_config_typo_message_is_short(dry_runs, case):
+    """A typo gets a few lines naming the key and the right one, not jsonschema's schema dump."""
+    workflow, result = dry_runs[case]
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) <= 12, f"{case}: {len(lines)} lines\n{result.output}"
+    assert "Failed validating" not in result.output  # jsonschema's schema dump

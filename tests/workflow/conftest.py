@@ -21,9 +21,9 @@ __all__ = [
 ]
 
 
-def planned_jobs(workdir: Path, *targets: str) -> dict[str, int]:
-    """Jobs a dry run would run, by rule."""
-    output = snakemake(workdir, "-n", "--quiet", "rules", "--", *targets).stdout
+def planned_jobs(workdir: Path, *targets: str, flags: tuple[str, ...] = ()) -> dict[str, int]:
+    """Jobs a dry run would run, by rule (``flags``: more Snakemake options, e.g. -R zfit)."""
+    output = snakemake(workdir, "-n", "--quiet", "rules", *flags, "--", *targets).stdout
     jobs = {}
     for line in output.splitlines():
         words = line.split()

@@ -8,26 +8,57 @@ import pandas as pd
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
 from snakemake.exceptions import WorkflowError
+from wfsspipe.configcheck import ConfigError, check_config
 from wfsspipe.crdssync import job_environment
-from wfsspipe.fieldtable import FieldTableError, load_field_table
+from wfsspipe.fieldtable import FieldTable, FieldTableError, FieldTableMissing
+from wfsspipe.fieldtable import load_field_table
 from wfsspipe.products import EXPOSURE_PATTERN, FIELD_PATTERN
+from wfsspipe.products import absolute_prefix_pattern, rule_fields_dir
 from wfsspipe.resources import stage1_mem_mb as _stage1_mem_mb
 
-OUT = config["fields_dir"].rstrip("/")
+# The config before anything reads it (the Snakefile's validation): one short line per bad key,
+# with a "did you mean", instead of jsonschema's dump of the schema.
+try:
+    check_config(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml")
+except ConfigError as error:
+    raise WorkflowError(str(error)) from None
+
+# Relative to the working folder when inside it: products are targets by relative path, and by
+# absolute path through the {root} wildcard that starts every output (see product()).
+OUT = rule_fields_dir(config["fields_dir"].rstrip("/"), os.getcwd())
 
 try:
     FIELDS = load_field_table(config["fields_csv"], config["fields"])
+    FIELDS_MISSING = ""
+except FieldTableMissing as error:
+    # Parsing (and `snakemake --lint`) works before computeFields.py ran; asking for any job
+    # then fails with this message (require_fields()).
+    FIELDS, FIELDS_MISSING = FieldTable.empty(config["fields_csv"]), str(error)
 except FieldTableError as error:
     raise WorkflowError(str(error)) from None
+
+
+def require_fields():
+    """Stop with the missing table's message (what to run) when there is no fields table."""
+    if FIELDS_MISSING:
+        raise WorkflowError(FIELDS_MISSING)
 
 
 wildcard_constraints:
     field=FIELD_PATTERN,
     exposure=EXPOSURE_PATTERN,
+    root=absolute_prefix_pattern(OUT, os.getcwd()),
+
+
+def product(path):
+    """An output, log or benchmark pattern for ``path`` that a target matches whether it is
+    spelled relative to the working folder or absolute (``{root}`` is empty or that folder)."""
+    return f"{{root}}{path}"
 
 
 def exposure_row(wildcards):
     """The table row of {field}/{exposure}; a clear error for anything not in the table."""
+    require_fields()
     try:
         return FIELDS.row(wildcards.field, wildcards.exposure)
     except FieldTableError as error:
@@ -87,14 +118,17 @@ def field_rates(field):
     return [rate_path(field, exposure) for exposure in FIELDS.exposures(field)]
 
 
-def all_targets():
-    """Every product of every selected field (the input of the default target)."""
+def all_targets(wildcards=None):
+    """Every product of every selected field (the input of the default target; an input
+    function, so a missing fields table stops the run, not the parsing)."""
+    require_fields()
     targets = [rate for field in FIELDS.fields for rate in field_rates(field)]
     for field in FIELDS.fields:
         targets += [visits_table(field), footprint_plot(field)]
         if field_direct_filters(field):  # a field without direct imaging has no mosaics
             targets += field_filter_mosaics(field) + list(mosaic_catalog_products(field).values())
         targets += redshift_targets(field) + fitsmap_targets(field)
+        targets += field_summary_targets(field)
     return targets + summary_targets()
 
 
@@ -155,6 +189,7 @@ def field_filter_mosaics(field):
 
 
 def field_rate_inputs(wildcards):
+    require_fields()
     if wildcards.field not in FIELDS.fields:
         raise WorkflowError(f"field {wildcards.field!r} is not in {FIELDS.path}")
     return field_rates(wildcards.field)
@@ -418,7 +453,7 @@ def field_report(path, caption, figure):
 
 def mosaic_outputs():
     """Outputs of the mosaic rule (mosaic_catalog_products()), the RGB image in the report."""
-    products = mosaic_catalog_products()
+    products = {key: product(path) for key, path in mosaic_catalog_products().items()}
     products["rgb"] = field_report(products["rgb"], "rgb", "RGB image")
     return products
 
@@ -521,3 +556,64 @@ def summary_targets():
     if summary_truth():
         targets += [SUMMARY["truth_plot"], SUMMARY["truth_table"]]
     return targets
+
+
+# --- field_summary: the run summary targets of a field (logs/fmap.log, ...) -----------------
+
+# Targets and their stages: each summary covers the stages up to and including its own.
+FIELD_SUMMARIES = {
+    "fmap": ("every stage", ["stage1", "preprocess", "mosaic", "contam", "extract", "zfit",
+                             "provenance", "fitsmap"]),
+    "stage1": ("Stage 1", ["stage1"]),
+    "mosaic": ("up to the mosaics", ["stage1", "preprocess", "mosaic"]),
+}  # fmt: skip
+
+
+wildcard_constraints:
+    summary="|".join(FIELD_SUMMARIES),
+
+
+def field_summary_path(field="{field}", summary="{summary}"):
+    return f"{OUT}/{field}/logs/{summary}.log"
+
+
+def field_stage_products(field):
+    """{stage: products} of a field, for the stages the field has (a field without direct
+    imaging stops after preprocess)."""
+    products = {
+        "stage1": field_rates(field),
+        "preprocess": [visits_table(field), footprint_plot(field)],
+    }
+    if field_direct_filters(field):
+        products["mosaic"] = field_filter_mosaics(field) + list(
+            mosaic_catalog_products(field).values()
+        )
+    if redshift_targets(field):
+        products["contam"] = [contam_manifest(field), contam_overview(field)]
+        products["extract"] = [extract_table(field)]
+        products["zfit"] = redshift_results(field)
+        products["provenance"] = [provenance_record(field)]
+    if fitsmap_targets(field):
+        products["fitsmap"] = fitsmap_targets(field)
+    return products
+
+
+def field_summary_inputs(wildcards):
+    """The products of the summary's stages, by stage (a clear error for an unknown field)."""
+    field_rate_inputs(wildcards)
+    products = field_stage_products(wildcards.field)
+    stages = FIELD_SUMMARIES[wildcards.summary][1]
+    return {stage: products[stage] for stage in stages if stage in products}
+
+
+def field_summary_title(wildcards):
+    return f"run summary ({FIELD_SUMMARIES[wildcards.summary][0]})"
+
+
+def field_folder(wildcards):
+    return f"{OUT}/{wildcards.field}"
+
+
+def field_summary_targets(field):
+    """The whole-field summary, a target of every field."""
+    return [field_summary_path(field, "fmap")]

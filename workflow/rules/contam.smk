@@ -6,12 +6,12 @@ rule contam:
     input:
         unpack(contam_inputs),
     output:
-        manifest=contam_manifest(),
-        overview=field_report(contam_overview(), "contam", "grism models"),
+        manifest=product(contam_manifest()),
+        overview=field_report(product(contam_overview()), "contam", "grism models"),
     log:
-        f"{OUT}/{{field}}/logs/contam.log",
+        product(f"{OUT}/{{field}}/logs/contam.log"),
     benchmark:
-        f"{OUT}/{{field}}/benchmarks/contam.tsv"
+        product(f"{OUT}/{{field}}/benchmarks/contam.tsv")
     conda:
         "../envs/grizli.yaml"
     threads: contam_threads

@@ -8,9 +8,9 @@ if config["download"]["on_submit_host"]:
 
 rule download:
     output:
-        (uncal_path() if config["stage1"]["keep_uncal"] else temp(uncal_path())),
+        product(uncal_path()) if config["stage1"]["keep_uncal"] else temp(product(uncal_path())),
     log:
-        f"{OUT}/{{field}}/logs/download/{{exposure}}.log",
+        product(f"{OUT}/{{field}}/logs/download/{{exposure}}.log"),
     conda:
         "../envs/jwst.yaml"
     resources:

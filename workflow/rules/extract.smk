@@ -7,11 +7,11 @@ rule extract:
         unpack(detection_products),
         manifest=contam_manifest(),
     output:
-        table=extract_table(),
+        table=product(extract_table()),
     log:
-        f"{OUT}/{{field}}/logs/extract.log",
+        product(f"{OUT}/{{field}}/logs/extract.log"),
     benchmark:
-        f"{OUT}/{{field}}/benchmarks/extract.tsv"
+        product(f"{OUT}/{{field}}/benchmarks/extract.tsv")
     conda:
         "../envs/grizli.yaml"
     threads: source_threads

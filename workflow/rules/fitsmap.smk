@@ -6,11 +6,11 @@ rule fitsmap:
     input:
         unpack(fitsmap_inputs),
     output:
-        index=fitsmap_index(),
+        index=product(fitsmap_index()),
     log:
-        f"{OUT}/{{field}}/logs/fitsmap/fitsmap.log",
+        product(f"{OUT}/{{field}}/logs/fitsmap/fitsmap.log"),
     benchmark:
-        f"{OUT}/{{field}}/benchmarks/fitsmap/fitsmap.tsv"
+        product(f"{OUT}/{{field}}/benchmarks/fitsmap/fitsmap.tsv")
     conda:
         "../envs/fitsmap.yaml"
     threads: config["fitsmap"]["threads"]

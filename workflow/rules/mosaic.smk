@@ -7,12 +7,12 @@ rule mosaic_filter:
     input:
         visits=direct_filter_visits,
     output:
-        sci=filter_mosaic()[0],
-        wht=filter_mosaic()[1],
+        sci=product(filter_mosaic()[0]),
+        wht=product(filter_mosaic()[1]),
     log:
-        f"{OUT}/{{field}}/logs/mosaic/{{filter}}.log",
+        product(f"{OUT}/{{field}}/logs/mosaic/{{filter}}.log"),
     benchmark:
-        f"{OUT}/{{field}}/benchmarks/mosaic/{{filter}}.tsv"
+        product(f"{OUT}/{{field}}/benchmarks/mosaic/{{filter}}.tsv")
     conda:
         "../envs/grizli.yaml"
     threads: 1
@@ -31,9 +31,9 @@ rule mosaic:
     output:
         **mosaic_outputs(),  # mosaic_catalog_products(), the RGB image in the report
     log:
-        f"{OUT}/{{field}}/logs/mosaic/catalog.log",
+        product(f"{OUT}/{{field}}/logs/mosaic/catalog.log"),
     benchmark:
-        f"{OUT}/{{field}}/benchmarks/mosaic/catalog.tsv"
+        product(f"{OUT}/{{field}}/benchmarks/mosaic/catalog.tsv")
     conda:
         "../envs/grizli.yaml"
     threads: 1

@@ -8,12 +8,12 @@ rule preprocess:
         rates=field_rate_inputs,
         crds=crds_ready,
     output:
-        visits=visits_table(),
-        footprint=field_report(footprint_plot(), "footprint", "footprints"),
+        visits=product(visits_table()),
+        footprint=field_report(product(footprint_plot()), "footprint", "footprints"),
     log:
-        f"{OUT}/{{field}}/logs/preprocess.log",
+        product(f"{OUT}/{{field}}/logs/preprocess.log"),
     benchmark:
-        f"{OUT}/{{field}}/benchmarks/preprocess.tsv"
+        product(f"{OUT}/{{field}}/benchmarks/preprocess.tsv")
     conda:
         "../envs/grizli.yaml"
     threads: preprocess_threads

@@ -8,9 +8,9 @@ localrules:
 
 rule crds_sync:
     output:
-        crds_sync_record(),
+        product(crds_sync_record()),
     log:
-        f"{OUT}/{{field}}/logs/crds_sync.log",
+        product(f"{OUT}/{{field}}/logs/crds_sync.log"),
     conda:
         "../envs/jwst.yaml"
     resources:
@@ -28,11 +28,11 @@ rule stage1:
         uncal=uncal_path(),
         crds=crds_ready,
     output:
-        rate_path(),
+        product(rate_path()),
     log:
-        f"{OUT}/{{field}}/logs/stage1/{{exposure}}.log",
+        product(f"{OUT}/{{field}}/logs/stage1/{{exposure}}.log"),
     benchmark:
-        f"{OUT}/{{field}}/benchmarks/stage1/{{exposure}}.tsv"
+        product(f"{OUT}/{{field}}/benchmarks/stage1/{{exposure}}.tsv")
     conda:
         "../envs/jwst.yaml"
     threads: 1

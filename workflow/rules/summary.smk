@@ -6,9 +6,9 @@ rule summary_visits:
     input:
         visits=visits_table(),
     output:
-        plot=field_report(summary_visits_plot(), "visits", "visit layout"),
+        plot=field_report(product(summary_visits_plot()), "visits", "visit layout"),
     log:
-        f"{OUT}/{{field}}/logs/summary/visits.log",
+        product(f"{OUT}/{{field}}/logs/summary/visits.log"),
     localrule: True
     conda:
         "../envs/grizli.yaml"
@@ -23,10 +23,10 @@ rule summary_catalog:
     input:
         unpack(summary_catalog_inputs),
     output:
-        fits=SUMMARY["catalog_fits"],
-        csv=SUMMARY["catalog_csv"],
+        fits=product(SUMMARY["catalog_fits"]),
+        csv=product(SUMMARY["catalog_csv"]),
     log:
-        f"{OUT}/logs/summary/catalog.log",
+        product(f"{OUT}/logs/summary/catalog.log"),
     localrule: True
     conda:
         "../envs/grizli.yaml"
@@ -45,13 +45,13 @@ rule summary_redshifts:
         catalog=SUMMARY["catalog_fits"],
     output:
         plot=report(
-            SUMMARY["redshifts_plot"],
+            product(SUMMARY["redshifts_plot"]),
             caption="../report/redshifts.rst",
             category=REPORT_SURVEY,
             labels={"figure": "redshift distribution"},
         ),
     log:
-        f"{OUT}/logs/summary/redshifts.log",
+        product(f"{OUT}/logs/summary/redshifts.log"),
     localrule: True
     conda:
         "../envs/grizli.yaml"
@@ -68,14 +68,14 @@ rule summary_truth:
         truth=summary_truth_input,
     output:
         plot=report(
-            SUMMARY["truth_plot"],
+            product(SUMMARY["truth_plot"]),
             caption="../report/truth.rst",
             category=REPORT_SURVEY,
             labels={"figure": "injected vs measured redshift"},
         ),
-        table=SUMMARY["truth_table"],
+        table=product(SUMMARY["truth_table"]),
     log:
-        f"{OUT}/logs/summary/truth.log",
+        product(f"{OUT}/logs/summary/truth.log"),
     localrule: True
     conda:
         "../envs/grizli.yaml"
@@ -92,9 +92,9 @@ rule summary_index:
     input:
         unpack(summary_index_inputs),
     output:
-        html=SUMMARY["index"],
+        html=product(SUMMARY["index"]),
     log:
-        f"{OUT}/logs/summary/index.log",
+        product(f"{OUT}/logs/summary/index.log"),
     localrule: True
     conda:
         "../envs/grizli.yaml"

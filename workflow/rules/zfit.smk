@@ -6,12 +6,12 @@ rule zfit:
     input:
         table=extract_table(),
     output:
-        fits=redshift_results()[0],
-        csv=redshift_results()[1],
+        fits=product(redshift_results()[0]),
+        csv=product(redshift_results()[1]),
     log:
-        f"{OUT}/{{field}}/logs/zfit.log",
+        product(f"{OUT}/{{field}}/logs/zfit.log"),
     benchmark:
-        f"{OUT}/{{field}}/benchmarks/zfit.tsv"
+        product(f"{OUT}/{{field}}/benchmarks/zfit.tsv")
     conda:
         "../envs/grizli.yaml"
     threads: source_threads
@@ -28,9 +28,9 @@ rule provenance:
     input:
         unpack(provenance_inputs),
     output:
-        record=provenance_record(),
+        record=product(provenance_record()),
     log:
-        f"{OUT}/{{field}}/logs/provenance.log",
+        product(f"{OUT}/{{field}}/logs/provenance.log"),
     conda:
         "../envs/grizli.yaml"
     resources:

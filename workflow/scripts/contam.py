@@ -3,7 +3,7 @@
 snakemake = globals()["snakemake"]  # injected by Snakemake
 
 from wfsspipe.grizli_env import GrizliError, GrizliSettings  # noqa: E402
-from wfsspipe.logs import job_logging  # noqa: E402
+from wfsspipe.logs import job_logging, milestone  # noqa: E402
 
 settings = snakemake.params.settings
 grizli = GrizliSettings.from_config(settings)
@@ -14,10 +14,10 @@ from pathlib import Path  # noqa: E402
 from wfsspipe.contam import ContamError, ContamSettings, LimitSettings, make_contam  # noqa: E402
 
 field = snakemake.wildcards.field
-with job_logging(snakemake.log[0], snakemake.rule) as log:
+with job_logging(snakemake.log[0], snakemake.rule, snakemake.wildcards, stpipe=True) as log:
     try:
         mosaics = dict(zip(snakemake.params.filters, snakemake.input.mosaics))
-        make_contam(
+        result = make_contam(
             field,
             snakemake.input.visits,
             Path(snakemake.input.visits).parent,
@@ -34,3 +34,10 @@ with job_logging(snakemake.log[0], snakemake.rule) as log:
     except (GrizliError, ContamError) as error:
         log.error("%s", error)
         raise SystemExit(1) from None
+    milestone(
+        log,
+        "contamination models of %d grism exposures in %.0f s; extraction limit %s",
+        result.exposures,
+        result.seconds,
+        "none" if result.mag_limit is None else f"{result.mag_limit:.2f} mag",
+    )

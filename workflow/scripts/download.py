@@ -4,11 +4,11 @@ import os
 from pathlib import Path
 
 from wfsspipe.download import DownloadError, DownloadSpec, fetch
-from wfsspipe.logs import job_logging
+from wfsspipe.logs import job_logging, milestone
 
 snakemake = globals()["snakemake"]  # injected by Snakemake
 
-with job_logging(snakemake.log[0], "download") as log:
+with job_logging(snakemake.log[0], "download", snakemake.wildcards) as log:
     params = snakemake.params
     token_env = params.token_env
     spec = DownloadSpec(
@@ -27,7 +27,8 @@ with job_logging(snakemake.log[0], "download") as log:
         " with a MAST token" if spec.token else "",
     )
     try:
-        fetch(spec)
+        path = fetch(spec)
     except DownloadError as error:
         log.error("%s", error)
         raise SystemExit(1) from None
+    milestone(log, "UNCAL downloaded and verified (%.1f MB)", path.stat().st_size / 1e6)

@@ -3,7 +3,7 @@
 snakemake = globals()["snakemake"]  # injected by Snakemake
 
 from wfsspipe.grizli_env import GrizliError, GrizliSettings  # noqa: E402
-from wfsspipe.logs import job_logging  # noqa: E402
+from wfsspipe.logs import job_logging, milestone  # noqa: E402
 
 settings = snakemake.params.settings
 grizli = GrizliSettings.from_config(settings)
@@ -13,9 +13,9 @@ from pathlib import Path  # noqa: E402
 
 from wfsspipe.extract import ExtractError, ExtractSettings, extract_field  # noqa: E402
 
-with job_logging(snakemake.log[0], snakemake.rule) as log:
+with job_logging(snakemake.log[0], snakemake.rule, snakemake.wildcards, stpipe=True) as log:
     try:
-        extract_field(
+        result = extract_field(
             snakemake.wildcards.field,
             snakemake.input.manifest,
             snakemake.input.seg,
@@ -30,3 +30,11 @@ with job_logging(snakemake.log[0], snakemake.rule) as log:
     except (GrizliError, ExtractError) as error:
         log.error("%s", error)
         raise SystemExit(1) from None
+    milestone(
+        log,
+        "%d sources extracted, %d skipped, %d failed in %.0f s",
+        result.extracted,
+        result.skipped,
+        result.failed,
+        result.seconds,
+    )

@@ -5,7 +5,7 @@ import os
 snakemake = globals()["snakemake"]  # injected by Snakemake
 
 from wfsspipe.grizli_env import GrizliError, GrizliSettings  # noqa: E402
-from wfsspipe.logs import job_logging  # noqa: E402
+from wfsspipe.logs import job_logging, milestone  # noqa: E402
 
 settings = snakemake.params.settings
 grizli = GrizliSettings.from_config(settings)
@@ -13,9 +13,9 @@ grizli.prepare_process(blas_threads=snakemake.threads)  # before grizli, jwst or
 
 from wfsspipe.preprocess import PreprocessError, PreprocessSettings, preprocess_field  # noqa: E402
 
-with job_logging(snakemake.log[0], "preprocess") as log:
+with job_logging(snakemake.log[0], "preprocess", snakemake.wildcards, stpipe=True) as log:
     try:
-        preprocess_field(
+        result = preprocess_field(
             snakemake.wildcards.field,
             snakemake.input.rates,
             os.path.dirname(snakemake.output.visits),
@@ -27,3 +27,4 @@ with job_logging(snakemake.log[0], "preprocess") as log:
     except (GrizliError, PreprocessError) as error:
         log.error("%s", error)
         raise SystemExit(1) from None
+    milestone(log, "%d exposures prepared in %.0f s", result.exposures, result.seconds)

@@ -5,7 +5,7 @@ snakemake = globals()["snakemake"]  # injected by Snakemake
 from wfsspipe.logs import job_logging  # noqa: E402
 from wfsspipe.provenance import build_record, write_record  # noqa: E402
 
-with job_logging(snakemake.log[0], snakemake.rule) as log:
+with job_logging(snakemake.log[0], snakemake.rule, snakemake.wildcards) as log:
     record = build_record(
         snakemake.wildcards.field,
         dict(snakemake.params.config),

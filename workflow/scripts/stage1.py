@@ -10,12 +10,12 @@ os.environ.update(snakemake.params.crds)
 for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[variable] = str(snakemake.threads)
 
-from wfsspipe.logs import job_logging  # noqa: E402
+from wfsspipe.logs import job_logging, milestone  # noqa: E402
 from wfsspipe.stage1_job import Stage1Error, Stage1Settings, run_stage1  # noqa: E402
 
-with job_logging(snakemake.log[0], "stage1") as log:
+with job_logging(snakemake.log[0], "stage1", snakemake.wildcards, stpipe=True) as log:
     try:
-        run_stage1(
+        result = run_stage1(
             snakemake.input[0],
             snakemake.output[0],
             Stage1Settings.from_config(snakemake.params.settings),
@@ -23,3 +23,11 @@ with job_logging(snakemake.log[0], "stage1") as log:
     except Stage1Error as error:
         log.error("%s", error)
         raise SystemExit(1) from None
+    milestone(
+        log,
+        "RATE in %.0f s (CRDS %s; columnjump %s, %d columns)",
+        result.elapsed_s,
+        result.crds_context,
+        result.columnjump_status,
+        len(result.columnjump_rows),
+    )

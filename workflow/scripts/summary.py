@@ -10,7 +10,7 @@ from wfsspipe.summary import SummaryError  # noqa: E402
 
 rule = snakemake.rule
 output = snakemake.output
-with job_logging(snakemake.log[0], rule) as log:
+with job_logging(snakemake.log[0], rule, snakemake.wildcards) as log:
     try:
         if rule == "summary_visits":
             from wfsspipe.summary.plots import plot_visit_layout

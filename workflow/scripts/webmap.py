@@ -11,7 +11,7 @@ snakemake = globals()["snakemake"]  # injected by Snakemake
 from wfsspipe.logs import job_logging  # noqa: E402
 from wfsspipe.webmap import MapInputs, WebMapError, WebMapSettings, build_map  # noqa: E402
 
-with job_logging(snakemake.log[0], snakemake.rule) as log:
+with job_logging(snakemake.log[0], snakemake.rule, snakemake.wildcards) as log:
     try:
         build_map(
             MapInputs(

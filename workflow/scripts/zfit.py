@@ -3,7 +3,7 @@
 snakemake = globals()["snakemake"]  # injected by Snakemake
 
 from wfsspipe.grizli_env import GrizliError, GrizliSettings  # noqa: E402
-from wfsspipe.logs import job_logging  # noqa: E402
+from wfsspipe.logs import job_logging, milestone  # noqa: E402
 
 settings = snakemake.params.settings
 grizli = GrizliSettings.from_config(settings)
@@ -13,7 +13,7 @@ from pathlib import Path  # noqa: E402
 
 from wfsspipe.zfit import ZfitError, ZfitSettings, fit_field  # noqa: E402
 
-with job_logging(snakemake.log[0], snakemake.rule) as log:
+with job_logging(snakemake.log[0], snakemake.rule, snakemake.wildcards, stpipe=True) as log:
     try:
         result = fit_field(
             snakemake.wildcards.field,
@@ -27,3 +27,11 @@ with job_logging(snakemake.log[0], snakemake.rule) as log:
     except (GrizliError, ZfitError) as error:
         log.error("%s", error)
         raise SystemExit(1) from None
+    milestone(
+        log,
+        "%d sources fitted (%d good redshifts, %d failed) in %.0f s",
+        result.fitted,
+        result.good,
+        result.failed,
+        result.seconds,
+    )

@@ -52,6 +52,7 @@ import numpy as np
 
 from .atomic import atomic_path
 from .grizli_env import GrizliSettings, grizli_session
+from .logs import Progress
 from .preprocess import folder_product, read_visits
 
 log = logging.getLogger(__name__)
@@ -229,6 +230,7 @@ def make_contam(
         )
     rows = []
     model_images: dict[tuple[str, int], dict[str, Path]] = {}
+    progress = Progress(log, "grism exposures modelled", len(grism))
     with folder_product(contam_dir) as work:
         with grizli_session(work, grizli, log_path) as session:
             for filt in filters:
@@ -259,6 +261,7 @@ def make_contam(
                 for name in group["file"]:
                     (work / name).unlink()
                 del grp
+                progress.advance(filt, count=len(group))
             rgb = _model_rgbs(field_name, model_images, work, settings)
             _overview(field_name, rgb, work / overview_name(field_name))
         for leftover in work.glob("*.log"):

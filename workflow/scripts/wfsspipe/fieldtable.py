@@ -27,6 +27,10 @@ class FieldTableError(ValueError):
     """The fields table or the requested fields cannot be used; the message says what to do."""
 
 
+class FieldTableMissing(FieldTableError):
+    """There is no fields table yet (a fresh checkout, before computeFields.py)."""
+
+
 @dataclass
 class FieldTable:
     rows: pd.DataFrame  # indexed by exposure root (obs_id)
@@ -57,6 +61,12 @@ class FieldTable:
                 f"exposure {exposure} belongs to field {row['field']}, not {field}"
             )
         return row
+
+    @classmethod
+    def empty(cls, path: str | Path) -> FieldTable:
+        """A table with no rows (the columns of the schema), standing in for a missing one."""
+        required, _ = _schema_columns()
+        return cls(pd.DataFrame(columns=required).set_index("obs_id", drop=False), Path(path))
 
     def __post_init__(self):
         # Plain dicts: input functions run once per job, thousands of times per start.
@@ -90,7 +100,7 @@ def load_field_table(path: str | Path, selected: list[str] | None = None) -> Fie
     """Read and check ``fields.csv``; keep only ``selected`` fields when given."""
     path = Path(path)
     if not path.is_file():
-        raise FieldTableError(
+        raise FieldTableMissing(
             f"fields table {path} does not exist: run resources/scripts/computeFields.py "
             "(or `make demo` for the synthetic field), or set fields_csv in the config"
         )

@@ -70,6 +70,7 @@ from typing import Any
 import numpy as np
 
 from .grizli_env import GrizliSettings, grizli_session
+from .logs import Progress
 
 log = logging.getLogger(__name__)
 
@@ -275,9 +276,11 @@ def preprocess_field(
 def _initialise(session, names: Sequence[str]) -> None:
     from grizli import jwst_utils
 
+    progress = Progress(log, "exposures initialised", len(names))
     for name in names:
         with session.step(name, "initialising the exposure for grizli (CRDS flat, WCS)"):
             jwst_utils.set_jwst_to_hst_keywords(name, reset=True, oneoverf_correction=False)
+        progress.advance(name)
 
 
 def _process(session, field_name, raw, out, settings, grizli, threads) -> PreprocessResult:
@@ -308,6 +311,7 @@ def _process(session, field_name, raw, out, settings, grizli, threads) -> Prepro
         return alignment[direct["product"]]["radec"]
 
     processed_direct: set[str] = set()
+    progress = Progress(log, "direct+grism visit pairs aligned and sky-subtracted", len(groups))
     for group in groups:
         direct, grism = group["direct"], group["grism"]
         radec = align_catalog(direct)
@@ -323,6 +327,7 @@ def _process(session, field_name, raw, out, settings, grizli, threads) -> Prepro
             )
         processed_direct.add(direct["product"])
         direct_of[grism["product"]] = direct["product"]
+        progress.advance(f"{direct['product']} + {grism['product']}")
 
     for visit in visits:
         product = visit["product"]

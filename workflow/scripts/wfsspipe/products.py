@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 # jw PPPPP OOO VVV _ GG S AA _ EEEEE _ detector: program, observation, visit, visit group,
@@ -33,3 +34,21 @@ def exposure_of(filename: str) -> str:
     if not match:
         raise ValueError(f"{filename!r} is not a NIRISS UNCAL product name (jw..._nis_uncal.fits)")
     return match.group(1)
+
+
+def rule_fields_dir(fields_dir: str, workdir: str) -> str:
+    """``fields_dir`` as the rules spell it: relative to Snakemake's working folder when it lies
+    inside it (so ``FIELDS/...`` typed there is a target), else as an absolute path."""
+    absolute = os.path.abspath(os.path.join(workdir, fields_dir))
+    inside = os.path.commonpath([absolute, os.path.abspath(workdir)]) == os.path.abspath(workdir)
+    return os.path.relpath(absolute, workdir) if inside else absolute
+
+
+def absolute_prefix_pattern(fields_dir: str, workdir: str) -> str:
+    """The regex of the ``{root}`` wildcard that starts every output, log and benchmark pattern:
+    empty, or (for a relative ``fields_dir``) the working folder itself, so a product asked for
+    by its absolute path is the same job as by its relative path."""
+    if os.path.isabs(fields_dir):
+        return "(?:)"
+    spellings = {os.path.abspath(workdir), os.path.realpath(workdir)}
+    return "(?:" + "|".join(re.escape(s.rstrip("/") + "/") for s in sorted(spellings)) + ")?"
