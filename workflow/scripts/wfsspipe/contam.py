@@ -216,7 +216,12 @@ def make_contam(
     from astropy.table import Table
 
     started = time.monotonic()
-    contam_dir, prep_dir = Path(contam_dir), Path(prep_dir)
+    contam_dir = Path(contam_dir)
+    # grizli reads these inside its own working folder: relative paths would not resolve there.
+    prep_dir, seg_file, catalog_file = (
+        Path(p).absolute() for p in (prep_dir, seg_file, catalog_file)
+    )
+    filter_mosaics = {f: Path(p).absolute() for f, p in filter_mosaics.items()}
     visits = read_visits(visits_path)
     catalog = Table.read(catalog_file)
     grism = visits[(visits["kind"] == "grism") & (visits["status"] != "failed")]

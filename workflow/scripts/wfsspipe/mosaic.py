@@ -190,7 +190,7 @@ def drizzle_filter(
 
     started = time.monotonic()
     filt = filt.upper()
-    visits_table = Path(visits_table)
+    visits_table = Path(visits_table).absolute()  # read inside grizli's working folder
     visits, prep_dir = _prepared(visits_table)
     files = [
         str(prep_dir / name)

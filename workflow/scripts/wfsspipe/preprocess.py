@@ -190,7 +190,10 @@ def work_folder(final: Path) -> Path:
 
     Folders a killed job left for the same product are removed first (a field's RATE files
     make a few GB of them): Snakemake runs one job per product, so none of them is in use.
+    The folder is returned as an absolute path: grizli works in a working directory of its
+    own (:func:`~wfsspipe.grizli_env.grizli_session`), where a relative one means nothing.
     """
+    final = Path(final).absolute()
     final.parent.mkdir(parents=True, exist_ok=True)
     for stale in final.parent.glob(f".{final.name}.tmp-*"):
         shutil.rmtree(stale, ignore_errors=True)
