@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from fieldtools import box_region, exposure, table
 
-from wfsspipe.fields import compute, mast
+from wfsspipe.fields import compute
 
 # Ursa Major, Virgo: two constellations with fields far apart.
 UMA = (165.0, 56.0)
@@ -142,38 +142,30 @@ def test_missing_or_unreadable_table(tmp_path, capsys):
     assert "could not be read" in capsys.readouterr().err
 
 
-def test_query_mode_goes_through_the_mast_module(tmp_path, monkeypatch):
-    asked = []
+def test_malformed_rows_are_skipped_reported_or_fatal_with_strict(tmp_path, capsys):
+    good = [exposure(1, box(VIR), 60000), exposure(2, box(UMA), 60100)]
+    bad_region = dict(exposure(3, box(UMA, dx=4000), 60200), s_region="POLYGON ICRS 1 2 3")
+    bad_filters = dict(exposure(4, box(UMA, dx=8000), 60300), filters="F150W")
+    level3 = dict(good[0], obs_id="jw01571-o001_s00012_niriss_f150w-gr150r")
+    private = dict(exposure(5, box(VIR, dx=3000), 60400), dataRights="EXCLUSIVE_ACCESS")
+    rows = good + [bad_region, bad_filters, level3, private]
+    assert run(tmp_path, rows) == 0
+    out = capsys.readouterr().out
+    assert f"skipped {bad_region['obs_id']}: s_region could not be parsed" in out
+    assert f"skipped {bad_filters['obs_id']}: 'filters' must read FILTER;PUPIL" in out
+    assert "1 exclusive, 1 level3, 2 malformed" in out
+    assert sorted(read_fields(tmp_path)["obs_id"]) == sorted(r["obs_id"] for r in good)
+    rejected = pd.read_csv(tmp_path / "FIELDS" / "rejected.csv", dtype=str).set_index("obs_id")
+    assert rejected.loc[bad_region["obs_id"], "kind"] == "malformed"
+    assert rejected.loc[level3["obs_id"], "kind"] == "level3"
+    assert rejected.loc[private["obs_id"], "kind"] == "exclusive"
+    assert len(rejected) == 4
 
-    def fake_query(proposal_ids):
-        asked.append(list(proposal_ids))
-        rows = [exposure(1, box(VIR), 60000)]
-        result = table(rows)
-        result["dataURI"] = [f"mast:JWST/product/{rows[0]['obs_id']}_uncal.fits"]
-        result["size"] = [84_000_000]
-        return result
-
-    monkeypatch.setattr(mast, "query_observations", fake_query)
-    assert compute.main(["--output-dir", str(tmp_path / "FIELDS"), "--no-plot"]) == 0
-    assert asked == [["1571", "3383", "4681"]]
-    assert int(read_fields(tmp_path)["size"].iloc[0]) == 84_000_000
-
-
-def test_mast_unreachable_is_a_clear_error(tmp_path, monkeypatch, capsys):
-    import requests
-
-    calls = []
-
-    def refuse(**kwargs):
-        calls.append(kwargs)
-        raise requests.ConnectionError("Name or service not known")
-
-    from astroquery.mast import Observations
-
-    monkeypatch.setattr(Observations, "query_criteria", refuse)
-    monkeypatch.setattr(mast._query_program.retry, "sleep", lambda seconds: None)
-    assert compute.main(["--output-dir", str(tmp_path / "FIELDS"), "--proposal-ids", "1571"]) == 2
+    # --proprietary keeps the exclusive-access exposure; --strict refuses the malformed rows.
+    assert run(tmp_path, rows, "--proprietary", output="PRIVATE") == 0
+    assert private["obs_id"] in set(read_fields(tmp_path, "PRIVATE")["obs_id"])
+    before = (tmp_path / "FIELDS" / "fields.csv").read_bytes()
+    assert run(tmp_path, rows, "--strict") == 2
     err = capsys.readouterr().err
-    assert "MAST could not be reached for program 1571" in err and "--from-table" in err
-    assert len(calls) == mast.ATTEMPTS
-    assert not (tmp_path / "FIELDS").exists()
+    assert "2 malformed row(s) and --strict" in err and bad_region["obs_id"] in err
+    assert (tmp_path / "FIELDS" / "fields.csv").read_bytes() == before

@@ -1,8 +1,8 @@
 """``computeFields.py``: query (or read) NIRISS exposures, group them into fields, name them.
 
 Writes into the output folder, each file atomically and only after every check passed:
-``fields.csv`` (one row per UNCAL product), ``field_names.json`` (the names registry) and
-``fields.png`` (a sky plot of all fields).
+``fields.csv`` (one row per UNCAL product), ``rejected.csv`` (rows left out, with the reason),
+``field_names.json`` (the names registry) and ``fields.png`` (a sky plot of all fields).
 """
 
 from __future__ import annotations
@@ -18,13 +18,21 @@ import pandas as pd
 from ..atomic import atomic_path
 from .grouping import group_footprints
 from .naming import Component, RegistryError, assign_names, load_registry, save_registry
-from .table import OUTPUT_COLUMNS, TableError, read_observation_table, select_exposures
+from .table import (
+    MALFORMED,
+    OUTPUT_COLUMNS,
+    TableError,
+    read_observation_table,
+    rejected_frame,
+    select_exposures,
+)
 
 log = logging.getLogger("computeFields")
 
 DEFAULT_PROGRAMS = ["1571", "3383", "4681"]
 FIELDS_CSV = "fields.csv"
 REGISTRY = "field_names.json"
+REJECTED_CSV = "rejected.csv"
 SKY_PLOT = "fields.png"
 
 
@@ -64,11 +72,39 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="OBS_TABLE",
         help="read this observation table (ECSV, CSV or FITS) instead of querying MAST",
     )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="stop on a malformed row (bad s_region, filters, times) instead of skipping it",
+    )
+    parser.add_argument(
+        "--proprietary",
+        action="store_true",
+        help="include exclusive-access data (query mode logs in with the token in $MAST_API_TOKEN)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=300,
+        metavar="N",
+        help="obsids per MAST product-list request (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--retry-wait",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="first wait before retrying a failed MAST request; doubles each time (default: %(default)s)",
+    )
     parser.add_argument("--no-plot", action="store_true", help="skip the sky plot")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only warnings and errors")
     args = parser.parse_args(argv)
     if not args.separation >= 0:
         parser.error("--separation must be a non-negative number of arcsec")
+    if args.batch_size < 1:
+        parser.error("--batch-size must be at least 1")
+    if not args.retry_wait >= 0:
+        parser.error("--retry-wait must be a non-negative number of seconds")
     args.proposal_ids = [str(p).strip() for p in args.proposal_ids]
     return args
 
@@ -98,11 +134,15 @@ def compute_fields(
     return table.reset_index(drop=True), naming.registry, report
 
 
-def write_outputs(table: pd.DataFrame, registry: dict, output_dir: Path, plot: bool) -> None:
+def write_outputs(
+    table: pd.DataFrame, registry: dict, output_dir: Path, plot: bool, rejected: pd.DataFrame
+) -> None:
     output_dir.mkdir(parents=True, exist_ok=True)
     if plot:
         with atomic_path(output_dir / SKY_PLOT) as tmp:
             plot_fields(table, tmp)
+    with atomic_path(output_dir / REJECTED_CSV) as tmp:
+        rejected.to_csv(tmp, index=False)
     with atomic_path(output_dir / FIELDS_CSV) as tmp:
         table.to_csv(tmp, index=False, float_format="%.12g")
     # The registry goes last: a run that dies before it leaves the old names in force.
@@ -142,6 +182,24 @@ def plot_fields(table: pd.DataFrame, path: Path) -> None:
     plt.close(figure)
 
 
+def rejection_summary(rejected: pd.DataFrame, limit: int = 10) -> list[str]:
+    """Counts of rows left out per kind, then the malformed ones by name (they need a look)."""
+    if rejected.empty:
+        return []
+    counts = rejected["kind"].value_counts()
+    lines = [
+        "rows left out: "
+        + ", ".join(f"{count} {kind}" for kind, count in sorted(counts.items()))
+        + f" (listed in {REJECTED_CSV})"
+    ]
+    bad = rejected[rejected["kind"] == MALFORMED]
+    for row in bad.head(limit).itertuples():
+        lines.append(f"skipped {row.obs_id}: {row.reason}")
+    if len(bad) > limit:
+        lines.append(f"... and {len(bad) - limit} more malformed rows")
+    return lines
+
+
 def summary(table: pd.DataFrame, report: dict) -> str:
     per_field = table.groupby("field").agg(
         exposures=("obs_id", "size"),
@@ -175,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s: %(message)s",
     )
     try:
+        rejected = []
         if args.from_table:
             source = str(args.from_table)
             observations = read_observation_table(args.from_table)
@@ -183,20 +242,45 @@ def main(argv: list[str] | None = None) -> int:
 
             source = f"the MAST query for programs {' '.join(args.proposal_ids)}"
             try:
-                observations = query_observations(args.proposal_ids)
+                observations, rejected = query_observations(
+                    args.proposal_ids,
+                    batch_size=args.batch_size,
+                    proprietary=args.proprietary,
+                    retry_wait=args.retry_wait,
+                )
             except MastUnavailable as error:
                 raise FieldsError(str(error)) from None
-        exposures = select_exposures(observations, args.proposal_ids, source)
+            if len(observations) == 0:
+                shown = "; ".join(f"{r.obs_id}: {r.reason}" for r in rejected[:5])
+                raise FieldsError(
+                    f"{source} found no usable NIRISS exposures" + (f" ({shown})" if shown else "")
+                )
+        exposures, skipped = select_exposures(
+            observations, args.proposal_ids, source, proprietary=args.proprietary
+        )
+        rejected = rejected_frame(rejected + skipped)
+        malformed = rejected[rejected["kind"] == MALFORMED]
+        if args.strict and len(malformed):
+            shown = "; ".join(f"{r.obs_id}: {r.reason}" for r in malformed.head(5).itertuples())
+            raise FieldsError(
+                f"{source}: {len(malformed)} malformed row(s) and --strict: {shown}. "
+                "Fix the table, or run without --strict to skip them."
+            )
+        if args.quiet:  # otherwise the summary below says it
+            for line in rejection_summary(rejected):
+                log.warning("%s", line)
         registry = load_registry(args.output_dir / REGISTRY)
         table, registry, report = compute_fields(exposures, args.separation, registry)
         validate_fields_table(table)
-        write_outputs(table, registry, args.output_dir, plot=not args.no_plot)
+        write_outputs(table, registry, args.output_dir, not args.no_plot, rejected)
     except (FieldsError, TableError, RegistryError) as error:
         print(f"computeFields: error: {error}", file=sys.stderr)
         print("computeFields: nothing was written.", file=sys.stderr)
         return 2
     if not args.quiet:
         print(summary(table, report))
+        for line in rejection_summary(rejected):
+            print(line)
         print(f"wrote {args.output_dir / FIELDS_CSV}")
     return 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -47,8 +48,36 @@ OUTPUT_COLUMNS = [
 ]
 
 
+# Columns of rejected.csv: the rows left out, and why.
+REJECTED_COLUMNS = ["obs_id", "proposal_id", "kind", "reason"]
+# Kinds of rejection; only "malformed" rows are errors (fatal with --strict), the others are rows
+# a query rightly returns and a pipeline must not use.
+MALFORMED = "malformed"
+
+
 class TableError(ValueError):
     """The observation table cannot be used; the message says why and what to do."""
+
+
+@dataclass
+class Rejection:
+    obs_id: str
+    proposal_id: str
+    kind: str  # level3 | exclusive | no-uncal | malformed
+    reason: str
+
+
+def scope_problem(obs_id: str, data_rights: str, proprietary: bool) -> tuple[str, str] | None:
+    """Why a row is not ours to use (a level-3 product, not public), or None."""
+    if not is_exposure(obs_id):
+        return ("level3", "not an exposure (a level-3 or combined product; it has no UNCAL)")
+    rights = (data_rights or "").strip().upper()
+    if rights and rights != "PUBLIC" and not proprietary:
+        return (
+            "exclusive",
+            f"not public (dataRights={rights}); --proprietary with a MAST token includes it",
+        )
+    return None
 
 
 def read_observation_table(path: str | Path) -> Table:
@@ -66,11 +95,15 @@ def read_observation_table(path: str | Path) -> Table:
         raise TableError(f"{path} could not be read as {kind}: {error}") from None
 
 
-def select_exposures(table: Table, proposal_ids: list[str] | None, source: str) -> pd.DataFrame:
+def select_exposures(
+    table: Table, proposal_ids: list[str] | None, source: str, proprietary: bool = False
+) -> tuple[pd.DataFrame, list[Rejection]]:
     """NIRISS imaging/WFSS exposure rows of the programs, checked and with parsed footprints.
 
     Returns a DataFrame with the output columns (except ``field``) plus ``polygon`` (unit-vector
-    vertices). Raises :class:`TableError` naming ``source`` for anything unusable.
+    vertices), and the rows left out with the reason (level-3 products, rows that are not public
+    unless ``proprietary``, malformed rows). Raises :class:`TableError` naming ``source`` when the
+    table is unusable as a whole or no row is left.
     """
     missing = [name for name in REQUIRED_COLUMNS if name not in table.colnames]
     if missing:
@@ -87,44 +120,56 @@ def select_exposures(table: Table, proposal_ids: list[str] | None, source: str) 
     if frame.empty:
         programs = " ".join(proposal_ids or []) or "any program"
         raise TableError(f"{source} has no NIRISS imaging or WFSS rows for {programs}")
-    exposure = frame["obs_id"].map(is_exposure)
-    if not exposure.all():
-        # Level-3 (combined) observations share the table with exposures; they have no UNCAL.
-        log.info("skipping %d rows that are not single exposures", int((~exposure).sum()))
-        frame = frame[exposure]
-        if frame.empty:
-            raise TableError(f"{source} has no exposure-level NIRISS rows (jw..._nis)")
     if "productFilename" in frame:
+        # A product-list join holds every product of an observation; the UNCAL row is the one.
         frame = frame[frame["productFilename"] == frame["obs_id"] + "_uncal.fits"]
     frame = frame.drop_duplicates("obs_id", keep="first").reset_index(drop=True)
 
-    filters = frame["filters"].str.split(";", n=1, expand=True)
-    if filters.shape[1] != 2 or filters.isna().any().any():
-        bad = frame.loc[
-            filters.isna().any(axis=1) if filters.shape[1] == 2 else frame.index, "obs_id"
-        ]
-        raise TableError(
-            f"{source}: 'filters' must read FILTER;PUPIL (e.g. GR150C;F150W) — not so for "
-            f"{', '.join(bad[:5])}"
-        )
-    for name in ("t_min", "t_exptime", "s_ra", "s_dec"):
-        bad = frame.loc[~np.isfinite(frame[name].to_numpy(dtype=float)), "obs_id"]
-        if len(bad):
-            raise TableError(f"{source}: {name} is missing or not finite for {', '.join(bad[:5])}")
-
-    vertices, problems = [], []
-    for obs_id, region in zip(frame["obs_id"], frame["s_region"]):
+    rights = frame["dataRights"] if "dataRights" in frame else pd.Series("", index=frame.index)
+    problems = [
+        scope_problem(obs_id, str(right), proprietary)
+        for obs_id, right in zip(frame["obs_id"], rights)
+    ]
+    filters = frame["filters"].fillna("").str.upper().str.split(";")
+    vertices = []
+    for index, region in enumerate(frame["s_region"]):
+        vertices.append(None)
+        if problems[index]:
+            continue
+        parts = filters.iloc[index]
+        if len(parts) != 2 or not all(parts):
+            problems[index] = (
+                MALFORMED,
+                f"'filters' must read FILTER;PUPIL (e.g. GR150C;F150W), not {frame['filters'].iloc[index]!r}",
+            )
+            continue
+        for name in ("t_min", "t_exptime", "s_ra", "s_dec"):
+            if not np.isfinite(float(frame[name].iloc[index])):
+                problems[index] = (MALFORMED, f"{name} is missing or not finite")
+                break
+        if problems[index]:
+            continue
         try:
-            vertices.append(parse_polygon(region))
+            vertices[index] = parse_polygon(region)
         except RegionError as error:
-            problems.append(f"{obs_id}: {error} in {str(region)[:60]!r}")
-    if problems:
-        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-        raise TableError(
-            f"{source}: s_region could not be parsed for {len(problems)} exposure(s): "
-            + "; ".join(problems[:5])
-            + more
-        )
+            problems[index] = (
+                MALFORMED,
+                f"s_region could not be parsed: {error} in {str(region)[:60]!r}",
+            )
+    rejected = [
+        Rejection(frame["obs_id"].iloc[i], frame["proposal_id"].iloc[i], *problem)
+        for i, problem in enumerate(problems)
+        if problem
+    ]
+    keep = np.array([problem is None for problem in problems], dtype=bool)
+    if not keep.any():
+        shown = "; ".join(f"{r.obs_id}: {r.reason}" for r in rejected[:5])
+        more = f" (and {len(rejected) - 5} more)" if len(rejected) > 5 else ""
+        raise TableError(f"{source} has no usable NIRISS exposure rows: {shown}{more}")
+    frame = frame[keep].reset_index(drop=True)
+    vertices = [v for v, k in zip(vertices, keep) if k]
+    filters = filters[keep].reset_index(drop=True)
+
     polygons, not_convex = oriented_convex_polygons(vertices)
     for index in not_convex:
         log.warning(
@@ -136,8 +181,8 @@ def select_exposures(table: Table, proposal_ids: list[str] | None, source: str) 
             "obs_id": frame["obs_id"],
             "filename": frame["obs_id"] + "_uncal.fits",
             "dataURI": _data_uris(frame),
-            "filter": filters[0].str.upper(),
-            "pupil": filters[1].str.upper(),
+            "filter": filters.str[0],
+            "pupil": filters.str[1],
             "exp_type": frame["instrument_name"].map(EXPOSURE_TYPES),
             "t_min": frame["t_min"].astype(float),
             "exptime": frame["t_exptime"].astype(float),
@@ -151,7 +196,12 @@ def select_exposures(table: Table, proposal_ids: list[str] | None, source: str) 
         }
     )
     rows["polygon"] = polygons
-    return rows
+    return rows, rejected
+
+
+def rejected_frame(rejected: list[Rejection]) -> pd.DataFrame:
+    frame = pd.DataFrame([vars(r) for r in rejected], columns=REJECTED_COLUMNS)
+    return frame.sort_values(["proposal_id", "obs_id"], kind="stable").reset_index(drop=True)
 
 
 def _to_frame(table: Table) -> pd.DataFrame:
