@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+from astropy import units as u
 from astropy.io import fits
 from astropy.table import Table
 
@@ -125,6 +126,21 @@ def test_results_table_reads_fits_and_flags_quality(tmp_path):
     assert table.meta["LINES"] == LINES
     for line in LINES:
         assert {f"flux_{line}", f"err_{line}", f"sn_{line}"} <= set(table.colnames)
+
+
+def test_a_line_outside_the_coverage_is_not_measured_and_fluxes_have_units(tmp_path):
+    # grizli gives a line template with no pixels in the spectra coefficient 0 and error 0.
+    write_full_fits(tmp_path / "f-00_00001.full.fits", 1.3, 1.299, 1.301,
+                    {"Ha": (2e-17, 1e-18), "OIII": (0.0, 0.0)})  # fmt: skip
+    chosen = Table({"id": [1], "ra": [10.0], "dec": [-5.0]})
+    rows = {1: {"id": 1, "status": "ok", "seconds": 3.0}}
+    table = results_table("f-00", chosen, rows, tmp_path, ZfitSettings())
+    assert np.isnan(table["flux_OIII"][0]) and np.isnan(table["err_OIII"][0])
+    assert np.isnan(table["sn_OIII"][0]) and np.isnan(table["flux_OII"][0])  # not in the fit
+    assert table["flux_Ha"][0] == pytest.approx(2e-17)
+    assert table["flux_Ha"].unit == u.Unit("erg / (s cm2)") and table["ra"].unit == u.deg
+    table.write(tmp_path / "t.fits")
+    assert Table.read(tmp_path / "t.fits")["err_Ha"].unit == u.Unit("erg / (s cm2)")
 
 
 def test_results_table_marks_unreadable_fit_products_failed(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,8 @@ from astropy.table import Table
 
 from wfsspipe.summary import SummaryError
 from wfsspipe.summary.catalog import (
+    DIMENSIONLESS,
+    DIMENSIONLESS_PREFIXES,
     NOT_EXTRACTED,
     FieldProducts,
     ab_magnitudes,
@@ -52,9 +55,13 @@ def phot_table(path, ids, ra, dec, fluxes, apertures=APERTURES, unit=u.uJy):
             scale = 1.0 if diameter == 1.0 else 10.0
             table[f"{name}_flux_aper_{index}"] = np.asarray(values, dtype=float) * scale * unit
             table[f"{name}_fluxerr_aper_{index}"] = np.full(len(ids), 0.1) * unit
-        table[f"{name}_tot_corr"] = np.ones(len(ids))
+        table[f"{name}_tot_corr"] = np.full(len(ids), 2.0)  # total = 2 x aperture flux
+    table["flux_radius"] = np.full(len(ids), 5.0)  # pixels of 0.1"
+    table["a_image"] = np.full(len(ids), 4.0)
+    table["b_image"] = np.full(len(ids), 2.0)
     for index, diameter in enumerate(apertures):
         table.meta[f"ASEC_{index}"] = diameter
+        table.meta[f"APER_{index}"] = diameter / 0.1
     table.write(path, overwrite=True)
     return path
 
@@ -97,6 +104,10 @@ def two_fields(tmp_path):
                        [(1, "ok", 1.5, 2, {"ha": 3.0, "oiii": 4.0}), (3, "failed", np.nan, 0, {})],
                        ["ha", "oiii"]),
     )  # fmt: skip
+    extractions = tmp_path / "vir_extractions.ecsv"
+    Table({"id": [1, 2, 3], "status": ["extracted", "skipped", "extracted"],
+           "reason": ["", "fainter than the limit 26.0 (27.1)", ""]}).write(extractions)  # fmt: skip
+    vir = FieldProducts(vir.field, vir.phot, vir.redshifts, extractions)
     uma = FieldProducts(
         "uma-03",
         phot_table(tmp_path / "uma_phot.fits", [7, 8], [200.0, 200.001], [-30.0] * 2,
@@ -133,7 +144,11 @@ def test_catalogue_rows_columns_and_missing_filters(two_fields):
         "flux_oiii",
         "flux_pab",
     ]
-    assert "sn_ha" not in table.colnames and "fit_plot" not in table.colnames
+    assert table["sn_ha"][0] == pytest.approx(6.0) and np.isnan(table["sn_ha"][1])
+    assert list(table["fit_plot"]) == ["fit_plot_1.png", "", "fit_plot_3.png", "", "fit_plot_8.png"]
+    # why a source has no redshift: the extraction's reason, the fit's error
+    assert table["reason"][1] == "fainter than the limit 26.0 (27.1)"
+    assert table["reason"][0] == "" and table["reason"][3] == "not extracted"
     # magnitudes from the 1" aperture (the others are 10x brighter)
     assert table["mag_f115w"][:2] == pytest.approx([23.9, 21.4], abs=1e-6)
     assert np.isnan(table["mag_f115w"][2])  # negative flux
@@ -161,8 +176,33 @@ def test_catalogue_without_redshifts_yet_and_without_fields(two_fields):
     table = combine_catalogs([FieldProducts(vir.field, vir.phot)], 1.0)
     assert len(table) == 3 and (table["quality"] == 0).all()
     assert set(table["status"]) == {NOT_EXTRACTED} and np.isnan(table["z"]).all()
+    assert set(table["reason"]) == {"not extracted yet"}
     empty = combine_catalogs([], 1.0)
     assert len(empty) == 0 and {"field", "id", "ra", "dec", "z", "quality"} <= set(empty.colnames)
+
+
+def test_catalogue_total_magnitudes_sizes_and_units(two_fields):
+    table = combine_catalogs(list(two_fields), 1.0)
+    assert table["magtot_f150w"][0] == pytest.approx(18.9 - 2.5 * np.log10(2.0))
+    assert np.isnan(table["magtot_f200w"][0])  # vir-00 has no F200W
+    assert table["r_half"][0] == pytest.approx(0.5) and table["r_half"].unit == u.arcsec
+    assert table["a_axis"][0] == pytest.approx(0.4) and table["b_axis"][0] == pytest.approx(0.2)
+    assert np.isnan(table["z02"]).all()  # these redshift tables predate z02: masked, not 0
+    for name in table.colnames:
+        dimensionless = name in DIMENSIONLESS or name.startswith(DIMENSIONLESS_PREFIXES)
+        assert (table[name].unit is not None) != dimensionless, name
+        assert table[name].description, name
+
+
+def test_unmeasured_values_are_masked_not_zero(two_fields, tmp_path):
+    fits, csv = tmp_path / "catalog.fits", tmp_path / "catalog.csv"
+    build_catalog(two_fields, fits, csv, 1.0)
+    back = Table.read(fits)  # NaN read back as masked
+    assert back["flux_oiii"].mask[4] and back["err_oiii"].mask[4] and back["z"].mask[1]
+    lines = csv.read_text().splitlines()
+    header, row = lines[0].split(","), lines[5].split(",")  # uma-03 id 8: OIII not fitted
+    assert row[header.index("flux_oiii")] == "" and row[header.index("err_oiii")] == ""
+    assert row[header.index("flux_ha")] == "2.0"
 
 
 def test_fluxes_in_other_units_are_converted(tmp_path):
@@ -458,3 +498,31 @@ def test_redshift_distribution_and_visit_layout(tmp_path):
     with pytest.raises(SummaryError, match=r"visit table .*bad.ecsv lacks the column\(s\) pa_v3"):
         plot_visit_layout(tmp_path / "bad.ecsv", "vir-00", tmp_path / "visits.png")
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp")) == []
+
+
+def test_fields_readme_describes_every_catalogue_column(two_fields):
+    """FIELDS/README.md's column table names each column the catalogue has, with its unit."""
+    readme = (Path(__file__).parents[2] / "FIELDS" / "README.md").read_text()
+    section = readme.split("## The combined catalogue's columns")[1]
+    documented = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0].startswith("`"):
+            for name in re.findall(r"`([^`]+)`", cells[0]):
+                documented[name] = cells[1]
+    table = combine_catalogs(list(two_fields), 1.0)
+    lines = table.meta["LINES"].split(",")
+    filters = table.meta["FILTERS"].split(",")
+    for name in table.colnames:
+        pattern = name
+        for value, placeholder in [(f, "{filter}") for f in filters] + [
+            (line, "{line}") for line in lines
+        ]:
+            if name.endswith("_" + value):
+                pattern = name[: -len(value)] + placeholder
+                break
+        assert pattern in documented, f"{name} ({pattern}) is not in FIELDS/README.md"
+        if table[name].unit == u.mag:
+            assert documented[pattern] == "mag", name
+        elif table[name].unit is not None and not pattern.startswith(("flux_", "err_")):
+            assert documented[pattern] == table[name].unit.to_string(), name

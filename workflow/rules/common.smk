@@ -485,9 +485,11 @@ def summary_catalog_fields(wildcards=None):
     for field in FIELDS.fields:
         if field_direct_filters(field):
             redshifts = summary_redshift_table(field)
+            fitted = redshifts in redshift_targets(field)
             fields[field] = {
                 "phot": mosaic_catalog_products(field)["phot"],
-                "redshifts": redshifts if redshifts in redshift_targets(field) else None,
+                "redshifts": redshifts if fitted else None,
+                "extractions": extract_table(field) if fitted else None,
             }
     return fields
 
@@ -497,6 +499,7 @@ def summary_catalog_inputs(wildcards):
     return {
         "phot": [paths["phot"] for paths in fields],
         "redshifts": [paths["redshifts"] for paths in fields if paths["redshifts"]],
+        "extractions": [paths["extractions"] for paths in fields if paths["extractions"]],
     }
 
 

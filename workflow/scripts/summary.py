@@ -24,6 +24,7 @@ with job_logging(snakemake.log[0], rule, snakemake.wildcards) as log:
                     name,
                     Path(paths["phot"]),
                     Path(paths["redshifts"]) if paths["redshifts"] else None,
+                    Path(paths["extractions"]) if paths.get("extractions") else None,
                 )
                 for name, paths in snakemake.params.fields.items()
             ]

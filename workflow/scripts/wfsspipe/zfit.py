@@ -19,8 +19,8 @@ One job per field (rule ``zfit``), in parallel over sources with the job's CPUs:
 3. **Results** ``{field}_redshifts.fits`` and ``.csv`` (written last): one row per extracted
    source: ``id``, ``ra``, ``dec``, ``status`` (``ok``/``failed``), ``z`` (maximum a
    posteriori), ``z_lo``/``z_hi`` (16th/84th percentiles of p(z)), ``z02``/``z97``, ``chi2``,
-   ``dof``, ``nlines``, per line of :data:`LINES` ``flux_{line}``/``err_{line}`` (erg/s/cm²)
-   and ``sn_{line}``, ``quality`` (2 good: 68% interval narrower than
+   ``dof``, ``nlines``, per line of :data:`LINES` ``flux_{line}``/``err_{line}`` (erg/s/cm²;
+   NaN for a line outside the spectra's coverage) and ``sn_{line}``, ``quality`` (2 good: 68% interval narrower than
    ``zfit.quality.max_width`` × (1+z) and a line with S/N ≥ ``zfit.quality.min_line_sn``;
    1 poor; 0 no fit), ``fit_plot``/``spectrum_plot``/``line_plot`` (file names in the folder),
    ``seconds``, ``reason``. Table meta ``LINES``. A field with nothing extracted gets an empty
@@ -384,7 +384,11 @@ def results_table(field_name, chosen, rows, folder: Path, settings: ZfitSettings
         best_sn = 0.0
         for line in LINES:
             flux, err = fit["lines"].get(line, (nan, nan)) if fit else (nan, nan)
-            sn = flux / err if np.isfinite(flux) and np.isfinite(err) and err > 0 else nan
+            if not (np.isfinite(err) and err > 0):
+                # grizli gives a line outside the spectra's coverage coefficient 0 and error 0:
+                # not measured, which is not a measured zero.
+                flux, err = nan, nan
+            sn = flux / err if np.isfinite(flux) else nan
             record[f"flux_{line}"], record[f"err_{line}"], record[f"sn_{line}"] = flux, err, sn
             if np.isfinite(sn):
                 best_sn = max(best_sn, sn)
@@ -407,12 +411,22 @@ def results_table(field_name, chosen, rows, folder: Path, settings: ZfitSettings
     else:
         template = _empty_row()
         table = Table(names=names, dtype=[type(template[n]) for n in names])
+    for name, unit in column_units().items():
+        table[name].unit = unit
     table.meta["FIELD"] = field_name
     table.meta["LINES"] = list(LINES)
     table.meta["ZRANGE"] = list(settings.z_range)
     table.meta["DZ"] = list(settings.dz)
     table.meta["TEMPLATE"] = settings.search_templates
     return table
+
+
+def column_units() -> dict[str, str]:
+    """Units of the results table's columns; the others are dimensionless or text."""
+    units = {"ra": "deg", "dec": "deg", "seconds": "s"}
+    for line in LINES:
+        units[f"flux_{line}"] = units[f"err_{line}"] = "erg / (s cm2)"
+    return units
 
 
 def _empty_row() -> dict[str, Any]:

@@ -1,22 +1,38 @@
 """The combined catalogue: every field's catalogue sources with their magnitudes and redshifts.
 
 One row per source of each field's photometric catalogue (``Mosaic/{field}_phot.fits``, see
-:mod:`wfsspipe.mosaic`), whether or not it was extracted and fitted:
+:mod:`wfsspipe.mosaic`), whether or not it was extracted and fitted. Every column has a unit
+or is dimensionless by design (:data:`DIMENSIONLESS`); a value that was not measured is masked
+(NaN in the FITS file, which astropy reads as masked; an empty cell in the CSV), never 0. :func:`column_descriptions` gives
+each column's meaning, as listed in ``FIELDS/README.md``:
 
 ``field``, ``id``, ``ra``, ``dec``
     the field and the source's catalogue id (unique within a field), position in degrees.
 ``mag_{filter}``, ``magerr_{filter}``
     AB magnitude and its error per filter (lower case, e.g. ``mag_f150w``, ordered by
     wavelength) from the ``{filter}_flux_aper_{i}`` flux (uJy) in the aperture of diameter
-    ``summary.aperture_arcsec``: an *aperture* magnitude (no total correction). NaN where the
-    field has no mosaic in that filter or the flux is not positive.
-``status``, ``z``, ``z_lo``, ``z_hi``, ``chi2``, ``dof``, ``quality``
+    ``summary.aperture_arcsec``: an *aperture* magnitude. Masked where the field has no mosaic
+    in that filter or the flux is not positive.
+``magtot_{filter}``
+    total AB magnitude: the aperture flux times grizli's ``{filter}_tot_corr`` (the aperture
+    correction from the source's Kron radius), where the catalogue has it.
+``r_half``, ``a_axis``, ``b_axis``
+    the half-light radius and the semi-axes of the source's ellipse on the detection image, in
+    arcsec (grizli's ``flux_radius``, ``a_image``, ``b_image`` in pixels times the pixel scale).
+``status``, ``z``, ``z_lo``, ``z_hi``, ``z02``, ``z97``, ``chi2``, ``dof``, ``nlines``, ``quality``
     from the field's redshift table (``Redshifts/{field}_redshifts.fits``): ``status`` ``ok`` or
-    ``failed``; ``z_lo``/``z_hi`` the 16th/84th percentiles; ``quality`` 2 good, 1 poor, 0 no
-    fit. Sources that were not extracted have ``status`` ``not_extracted``, quality 0 and NaN.
-``flux_{line}``, ``err_{line}``
-    line fluxes and errors, the union of the lines of all fields (NaN where a field's fit has no
-    such line), in the unit of the first table that has the line.
+    ``failed``; ``z_lo``/``z_hi`` the 16th/84th and ``z02``/``z97`` the 2.5th/97.5th
+    percentiles; ``nlines`` lines above the S/N threshold; ``quality`` 2 good, 1 poor, 0 no
+    fit. Sources that were not extracted have ``status`` ``not_extracted`` and quality 0.
+``reason``
+    why a source has no redshift (not extracted: the extraction's reason, e.g. too faint;
+    failed: the fit's error), empty for a fitted source.
+``fit_plot``
+    the fit figure, relative to the field's ``Redshifts/`` folder.
+``flux_{line}``, ``err_{line}``, ``sn_{line}``
+    line fluxes, errors and S/N: the union of the lines of all fields, in the unit of the first
+    table that has the line. Masked where the line was not measured (outside the spectra's
+    coverage, not fitted, or a field whose fit has no such line).
 """
 
 from __future__ import annotations
@@ -30,7 +46,7 @@ from pathlib import Path
 
 import numpy as np
 from astropy import units as u
-from astropy.table import Table
+from astropy.table import MaskedColumn, Table
 
 from ..atomic import atomic_path
 from . import SummaryError
@@ -43,6 +59,16 @@ APERTURE_TOLERANCE_ARCSEC = 0.005
 PHOT_COLUMNS = ("id", "ra", "dec")
 REDSHIFT_COLUMNS = ("id", "status", "z", "z_lo", "z_hi", "chi2", "dof", "quality")
 REDSHIFT_FLOATS = ("z", "z_lo", "z_hi", "chi2", "dof")
+# Columns of the redshift table that older results tables may lack (masked when absent).
+OPTIONAL_FLOATS = ("z02", "z97", "nlines")
+# Sizes: grizli's (SEP's) column in pixels -> ours in arcsec, and what it is.
+SIZE_COLUMNS = {"flux_radius": ("r_half", "half-light radius"),
+                "a_image": ("a_axis", "semi-major axis"),
+                "b_image": ("b_axis", "semi-minor axis")}  # fmt: skip
+# Columns without a unit by design: names, ids, counts, text, redshifts and ratios.
+DIMENSIONLESS = ("field", "id", "status", "z", "z_lo", "z_hi", "z02", "z97", "chi2", "dof",
+                 "nlines", "quality", "reason", "fit_plot")  # fmt: skip
+DIMENSIONLESS_PREFIXES = ("sn_",)
 _FLUX_COLUMN = re.compile(r"^(?P<filter>[a-z]\d{3}[a-z]+)_flux_aper_(?P<index>\d+)$", re.I)
 _LINE_COLUMN = re.compile(r"^flux_(?P<line>.+)$")
 
@@ -54,6 +80,7 @@ class FieldProducts:
     field: str
     phot: Path
     redshifts: Path | None = None
+    extractions: Path | None = None  # the extract table: why a source was not extracted
 
 
 def filter_order(name: str) -> tuple[int, str]:
@@ -142,12 +169,31 @@ def read_photometry(path: Path, aperture_arcsec: float) -> tuple[Table, list[str
             for column in (flux, error):
                 if column not in table.colnames:
                     raise SummaryError(f"photometric catalogue {path} lacks the column {column}")
-            mag, magerr = ab_magnitudes(_in_ujy(table, flux, path), _in_ujy(table, error, path))
+            flux_ujy = _in_ujy(table, flux, path)
+            mag, magerr = ab_magnitudes(flux_ujy, _in_ujy(table, error, path))
             result[f"mag_{name}"] = mag
             result[f"magerr_{name}"] = magerr
+            if f"{name}_tot_corr" in table.colnames:
+                total = flux_ujy * _float_column(table, f"{name}_tot_corr")
+                result[f"magtot_{name}"] = ab_magnitudes(total, np.zeros(len(total)))[0]
+    scale = _pixel_scale_arcsec(table.meta)
+    for source, (name, _) in SIZE_COLUMNS.items():
+        if source in table.colnames and scale:
+            result[name] = _float_column(table, source) * scale
     if len(set(result["id"])) != len(result):
         raise SummaryError(f"photometric catalogue {path} repeats source ids")
     return result, filters
+
+
+def _pixel_scale_arcsec(meta) -> float | None:
+    """The detection image's pixel scale (grizli's catalogues carry ``ASEC_i`` and ``APER_i``:
+    the aperture diameters in arcsec and in pixels)."""
+    for key, value in meta.items():
+        match = re.fullmatch(r"ASEC_(\d+)", str(key), re.I)
+        pixels = meta.get(f"APER_{match.group(1)}") if match else None
+        if pixels:
+            return float(value) / float(pixels)
+    return None
 
 
 def redshift_lines(table: Table) -> list[str]:
@@ -209,46 +255,49 @@ def combine_catalogs(products: Sequence[FieldProducts], aperture_arcsec: float) 
         "ra": _Column([], u.deg, "right ascension (ICRS)"),
         "dec": _Column([], u.deg, "declination (ICRS)"),
     }
-    for name in filters:
-        description = f'AB magnitude in {name.upper()}, {aperture_arcsec:g}" diameter aperture'
-        columns[f"mag_{name}"] = _Column([], u.mag, description)
-        columns[f"magerr_{name}"] = _Column([], u.mag, f"error of mag_{name}")
-    columns["status"] = _Column([], description=f"redshift fit: ok, failed or {NOT_EXTRACTED}")
-    columns["z"] = _Column([], description="redshift (best fit)")
-    columns["z_lo"] = _Column([], description="16th percentile of the redshift")
-    columns["z_hi"] = _Column([], description="84th percentile of the redshift")
-    columns["chi2"] = _Column([], description="chi^2 of the best fit")
-    columns["dof"] = _Column([], description="degrees of freedom of the fit")
-    columns["quality"] = _Column([], description="2 good, 1 poor, 0 no fit")
-    for line in all_lines:
-        columns[f"flux_{line}"] = _Column([], description=f"{line} line flux")
-        columns[f"err_{line}"] = _Column([], description=f"error of flux_{line}")
+    totals = sorted({c[len("magtot_"):] for _, p, _, _ in parts for c in p.colnames
+                     if c.startswith("magtot_")}, key=filter_order)  # fmt: skip
+    sizes = [n for n, _ in SIZE_COLUMNS.values() if any(n in p.colnames for _, p, _, _ in parts)]
+    for name, column in column_descriptions(
+        filters, totals, sizes, all_lines, aperture_arcsec
+    ).items():
+        columns.setdefault(name, _Column([], column[0], column[1]))
 
     for item, phot, redshifts, lines in parts:
         count = len(phot)
         columns["field"].values.append(np.full(count, item.field, dtype=object))
         for name in ("id", "ra", "dec"):
             columns[name].values.append(np.asarray(phot[name]))
-        for name in filters:
-            for prefix in ("mag", "magerr"):
-                key = f"{prefix}_{name}"
-                columns[key].values.append(
-                    np.asarray(phot[key]) if key in phot.colnames else np.full(count, np.nan)
-                )
+        keys = [f"{p}_{n}" for n in filters for p in ("mag", "magerr")]
+        keys += [f"magtot_{n}" for n in totals] + sizes
+        for key in keys:
+            columns[key].values.append(
+                np.asarray(phot[key]) if key in phot.colnames else np.full(count, np.nan)
+            )
         rows = _redshift_rows(item, phot, redshifts)
+        fitted = rows >= 0
         status = np.full(count, NOT_EXTRACTED, dtype=object)
         quality = np.zeros(count, dtype=np.int16)
+        reason = _extraction_reasons(item, phot)
+        fit_plot = np.full(count, "", dtype=object)
         if redshifts is not None:
-            status[rows >= 0] = [_text(v) for v in np.asarray(redshifts["status"])[rows[rows >= 0]]]
-            quality[rows >= 0] = np.asarray(redshifts["quality"], dtype=np.int16)[rows[rows >= 0]]
+            status[fitted] = [_text(v) for v in np.asarray(redshifts["status"])[rows[fitted]]]
+            quality[fitted] = np.asarray(redshifts["quality"], dtype=np.int16)[rows[fitted]]
+            for name, target in (("reason", reason), ("fit_plot", fit_plot)):
+                if name in redshifts.colnames:
+                    target[fitted] = [_text(v) for v in _text_column(redshifts, name)[rows[fitted]]]
+        reason[(status == NOT_EXTRACTED) & (reason == "")] = "not extracted"
         columns["status"].values.append(status)
         columns["quality"].values.append(quality)
-        for name in REDSHIFT_FLOATS:
-            columns[name].values.append(_gather(redshifts, name, rows, columns[name], item))
+        columns["reason"].values.append(reason)
+        columns["fit_plot"].values.append(fit_plot)
+        for name in (*REDSHIFT_FLOATS, *OPTIONAL_FLOATS):
+            source = redshifts if redshifts is not None and name in redshifts.colnames else None
+            columns[name].values.append(_gather(source, name, rows, columns[name], item))
         for line in all_lines:
-            for kind in ("flux", "err"):
+            for kind in ("flux", "err", "sn"):
                 key = f"{kind}_{line}"
-                source = redshifts if line in lines else None
+                source = redshifts if line in lines and key in redshifts.colnames else None
                 columns[key].values.append(_gather(source, key, rows, columns[key], item))
 
     table = Table()
@@ -257,12 +306,15 @@ def combine_catalogs(products: Sequence[FieldProducts], aperture_arcsec: float) 
             values = np.concatenate(column.values)
         else:
             values = np.array([], dtype=_EMPTY_DTYPES.get(name, float))
-        if name in ("field", "status"):
+        if name in TEXT_COLUMNS:
             values = values.astype(str)
         table[name] = values
         table[name].unit = column.unit
         table[name].description = column.description
     table["id"] = table["id"].astype(np.int64)
+    # A count: 0 lines above the threshold where there was no fit (as quality is 0).
+    table["nlines"] = np.nan_to_num(_float_column(table, "nlines")).astype(np.int16)
+    table["nlines"].description = columns["nlines"].description
     table.meta["APERTURE"] = (aperture_arcsec, "diameter (arcsec) of the magnitudes")
     table.meta["NFIELDS"] = (len(products), "fields in the catalogue")
     table.meta["FILTERS"] = ",".join(filters)
@@ -270,7 +322,68 @@ def combine_catalogs(products: Sequence[FieldProducts], aperture_arcsec: float) 
     return table
 
 
-_EMPTY_DTYPES = {"field": str, "id": np.int64, "status": str, "quality": np.int16}
+_EMPTY_DTYPES = {"field": str, "id": np.int64, "status": str, "quality": np.int16, "reason": str,
+                 "fit_plot": str}  # fmt: skip
+TEXT_COLUMNS = ("field", "status", "reason", "fit_plot")
+
+
+def column_descriptions(
+    filters: Sequence[str],
+    totals: Sequence[str],
+    sizes: Sequence[str],
+    lines: Sequence[str],
+    aperture_arcsec: float,
+) -> dict[str, tuple[u.UnitBase | None, str]]:
+    """Each column of the combined catalogue: (unit or None if dimensionless, meaning)."""
+    columns: dict[str, tuple[u.UnitBase | None, str]] = {}
+    for name in filters:
+        columns[f"mag_{name}"] = (u.mag, f'AB magnitude in {name.upper()}, {aperture_arcsec:g}" '
+                                  "diameter aperture")  # fmt: skip
+        columns[f"magerr_{name}"] = (u.mag, f"error of mag_{name}")
+    for name in totals:
+        columns[f"magtot_{name}"] = (u.mag, f"total AB magnitude in {name.upper()} (aperture "
+                                     "magnitude with grizli's Kron-radius correction)")  # fmt: skip
+    meaning = dict(SIZE_COLUMNS.values())
+    for name in sizes:
+        columns[name] = (u.arcsec, f"{meaning[name]} on the detection image")
+    columns["status"] = (None, f"redshift fit: ok, failed or {NOT_EXTRACTED}")
+    columns["z"] = (None, "redshift (maximum a posteriori)")
+    columns["z_lo"] = (None, "16th percentile of p(z)")
+    columns["z_hi"] = (None, "84th percentile of p(z)")
+    columns["z02"] = (None, "2.5th percentile of p(z)")
+    columns["z97"] = (None, "97.5th percentile of p(z)")
+    columns["chi2"] = (None, "chi^2 of the best fit")
+    columns["dof"] = (None, "degrees of freedom of the fit")
+    columns["nlines"] = (None, "emission lines above the fit's S/N threshold")
+    columns["quality"] = (None, "2 good, 1 poor, 0 no fit")
+    columns["reason"] = (None, "why the source has no redshift (empty when fitted)")
+    columns["fit_plot"] = (None, "fit figure, in the field's Redshifts/ folder")
+    for line in lines:
+        columns[f"flux_{line}"] = (None, f"{line} line flux (unit from the redshift table)")
+        columns[f"err_{line}"] = (None, f"error of flux_{line}")
+        columns[f"sn_{line}"] = (None, f"signal-to-noise ratio of flux_{line}")
+    return columns
+
+
+def _text_column(table: Table, name: str) -> np.ndarray:
+    column = table[name]
+    return np.asarray(column.filled("") if hasattr(column, "filled") else column)
+
+
+def _extraction_reasons(item: FieldProducts, phot: Table) -> np.ndarray:
+    """Per catalogue source, why it was not extracted ("not extracted" without the table)."""
+    reasons = np.full(len(phot), "", dtype=object)
+    if item.redshifts is None:
+        reasons[:] = "not extracted yet"
+    if item.extractions is None or not Path(item.extractions).is_file():
+        return reasons
+    table = _read(item.extractions, "extraction table")
+    by_id = {int(i): _text(r) for i, r, s in zip(table["id"], _text_column(table, "reason"),
+                                                 _text_column(table, "status")) if _text(s) != "extracted"}  # fmt: skip
+    for row, source in enumerate(phot["id"]):
+        if int(source) in by_id:
+            reasons[row] = by_id[int(source)] or "not extracted"
+    return reasons
 
 
 def _text(value) -> str:
@@ -327,8 +440,12 @@ def write_catalog(table: Table, fits_path: Path, csv_path: Path) -> None:
     """The combined catalogue as FITS and CSV, each written atomically."""
     with atomic_path(fits_path) as tmp:
         table.write(tmp, format="fits", overwrite=True)
+    csv = table.copy(copy_data=False)
+    for name in csv.colnames:
+        if csv[name].dtype.kind == "f":  # not measured: an empty cell, as FITS has NaN
+            csv[name] = MaskedColumn(csv[name], mask=~np.isfinite(np.asarray(csv[name])))
     with atomic_path(csv_path) as tmp:
-        table.write(tmp, format="ascii.csv", overwrite=True)
+        csv.write(tmp, format="ascii.csv", overwrite=True)
     log.info(
         "combined catalogue: %d sources of %s field(s) -> %s, %s",
         len(table),
