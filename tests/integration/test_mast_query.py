@@ -21,6 +21,8 @@ import requests
 from astropy.table import Table
 from support import PYTHON, ROOT
 
+from .helpers import Injection
+
 pytestmark = pytest.mark.integration
 
 PUBLIC = ROOT.parent / "shared" / "data" / "fields" / "public.ecsv"
@@ -30,6 +32,25 @@ PAGESIZE = 500  # astroquery's pagesize, set in its config: every program query 
 TOKEN = "mast-test-token-42"
 TOKEN_ENV = "WFSSPIPE_TEST_MAST_TOKEN"
 SCRIPT = ROOT / "resources" / "scripts" / "computeFields.py"
+
+# For tests/README.md's inventory (tests/integration/inventory.py lists the modules it reads).
+INJECTED = [
+    Injection(
+        "MAST answers 504 once mid-query", 1, "retried; same fields.csv", "test_mast_query.py"
+    ),
+    Injection(
+        "MAST unreachable", 1, "exit 2 naming the program; nothing written", "test_mast_query.py"
+    ),
+    Injection(
+        "level-3, exclusive-access and malformed MAST rows",
+        16,
+        "skipped, listed in rejected.csv; --strict: exit 2",
+        "test_mast_query.py",
+    ),
+    Injection(
+        "invalid MAST token with --proprietary", 1, "exit 2, login failed", "test_mast_query.py"
+    ),
+]
 
 
 class MastServer:
