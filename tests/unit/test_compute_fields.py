@@ -169,3 +169,48 @@ def test_malformed_rows_are_skipped_reported_or_fatal_with_strict(tmp_path, caps
     err = capsys.readouterr().err
     assert "2 malformed row(s) and --strict" in err and bad_region["obs_id"] in err
     assert (tmp_path / "FIELDS" / "fields.csv").read_bytes() == before
+
+
+def test_names_from_a_published_names_file(tmp_path, capsys):
+    rows = [
+        exposure(1, box(UMA, dx=0), 60100),
+        exposure(2, box(UMA, dx=50), 60150),  # same field as 1
+        exposure(3, box(UMA, dx=3000), 60050),
+        exposure(4, box(VIR), 60200, kind="NIRISS/IMAGE", filters="CLEAR;F200W"),
+        exposure(5, box(UMA, dx=6000), 60000),  # earliest, but not published: a new name
+    ]
+    names = tmp_path / "names.yaml"
+    names.write_text(
+        "V01571001001P0000000002101: uma-07\n"  # a prime visit: program 1571, obs 001, visit 001
+        "V01243004001P0157100302101: uma-03\n"  # a pure parallel: 1571 obs 003, any visit
+        "V09999001001P0000000002101: vir-12\n"  # no exposures here: reserved
+    )
+    assert run(tmp_path, rows, "--names-from", str(names)) == 0
+    got = names_by_obs(tmp_path)
+    obs = [row["obs_id"] for row in rows]
+    assert got[obs[0]] == got[obs[1]] == "uma-07"
+    assert got[obs[2]] == "uma-03"
+    assert got[obs[4]] == "uma-08"  # new fields continue after the published numbers
+    assert got[obs[3]] == "vir-13"
+    registry = json.loads((tmp_path / "FIELDS" / "field_names.json").read_text())
+    assert registry["fields"]["vir-12"]["obs_ids"] == []
+    assert registry["fields"]["vir-12"]["published_key"] == "V09999001001P0000000002101"
+
+    # Later runs keep them without the file, and a reserved name finds its exposures when they come.
+    later = rows + [exposure(1, box(VIR, dx=5000), 60300, program="9999")]
+    assert run(tmp_path, later, "--proposal-ids", "1571", "9999") == 0
+    assert names_by_obs(tmp_path)[later[5]["obs_id"]] == "vir-12"
+    assert names_by_obs(tmp_path)[obs[0]] == "uma-07"
+
+    # Conflicts are errors: a published name the registry gives to other exposures, and
+    # published exposures that a registered field already holds.
+    capsys.readouterr()
+    names.write_text("V01571005001P0000000002101: uma-03\n")
+    assert run(tmp_path, rows, "--names-from", str(names)) == 2
+    assert "uma-03 (for V01571005001P0000000002101) is already a field" in capsys.readouterr().err
+    names.write_text("V01571005001P0000000002101: uma-20\n")
+    assert run(tmp_path, rows, "--names-from", str(names)) == 2
+    assert "uma-20's exposures already belong to uma-08" in capsys.readouterr().err
+    names.write_text("not-a-key: uma-1\n")
+    assert run(tmp_path, rows, "--names-from", str(names)) == 2
+    assert "is not a MAST visit key" in capsys.readouterr().err

@@ -73,6 +73,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="read this observation table (ECSV, CSV or FITS) instead of querying MAST",
     )
     parser.add_argument(
+        "--names-from",
+        type=Path,
+        metavar="NAMES_YAML",
+        help="seed the names registry from published names (NISPureParallel's resources/names.yaml:"
+        " MAST visit key -> field name); fields holding those exposures keep those names",
+    )
+    parser.add_argument(
         "--strict",
         action="store_true",
         help="stop on a malformed row (bad s_region, filters, times) instead of skipping it",
@@ -270,6 +277,18 @@ def main(argv: list[str] | None = None) -> int:
             for line in rejection_summary(rejected):
                 log.warning("%s", line)
         registry = load_registry(args.output_dir / REGISTRY)
+        from . import published
+
+        if args.names_from:
+            names = published.read_names(args.names_from)
+            registry = published.seed(registry, names, str(args.names_from))
+        registry, matched = published.resolve(registry, exposures)
+        if args.names_from:
+            log.info(
+                "published names: %d of %d hold exposures of this run (the rest stay reserved)",
+                len(matched),
+                len(names),
+            )
         table, registry, report = compute_fields(exposures, args.separation, registry)
         validate_fields_table(table)
         write_outputs(table, registry, args.output_dir, not args.no_plot, rejected)
