@@ -455,6 +455,38 @@ def test_truth_matching_within_radius():
     assert list(match_truth(catalog, truth, radius_arcsec=0.6)["id"]) == [11, 12, 13, 14]
 
 
+def test_each_missed_redshift_says_why():
+    arcsec = 1 / 3600
+    rest = {"flux_halpha": 6564.61, "flux_oiii_5007": 5008.24}
+    truth = Table(
+        {"id": [1, 2, 3, 4, 5, 6, 7], "ra": 150.0 + np.arange(7) * 0.01, "dec": np.full(7, 2.0),
+         "z": [1.3, 3.2, 1.4, 1.35, 1.2, 1.25, 1.1], "kind": ["emitter"] * 7,
+         "flux_halpha": np.full(7, 1e-17), "flux_oiii_5007": np.full(7, 1e-17)},
+        meta={"line_rest_angstrom": rest},
+    )  # fmt: skip
+    # 1: right; 2: Ha at 2.76 um, [OIII] at 2.1 um -> try F150W only: nothing inside; 3: faint;
+    # 4: one strong line read as another; 5: not extracted; 6: failed; 7: not detected (far).
+    catalog = Table(
+        {"field": ["sex-00"] * 6, "id": [11, 12, 13, 14, 15, 16],
+         "ra": 150.0 + np.arange(6) * 0.01, "dec": np.full(6, 2.0) + np.r_[0, 0, 0, 0, 0, 0] * arcsec,
+         "z": [1.3001, 1.0, 2.0, 0.5, np.nan, np.nan], "z_lo": np.zeros(6), "z_hi": np.zeros(6),
+         "quality": [2, 2, 1, 2, 0, 0], "status": ["ok", "ok", "ok", "ok", "not_extracted", "failed"],
+         "reason": ["", "", "", "", "fainter than the limit 25.0 (26.1)", "ValueError: boom"],
+         "sn_Ha": [40.0, 12.0, 3.8, 25.0, np.nan, np.nan], "sn_OIII": [20.0, np.nan, 2.0, 4.0, np.nan, np.nan]},
+        meta={"FILTERS": "f150w"},
+    )  # fmt: skip
+    notes = list(match_truth(catalog, truth, radius_arcsec=0.3)["note"])
+    assert notes == [
+        "",
+        "no injected line inside F150W",
+        "lines too faint (best S/N 3.8)",
+        "one line, misidentified",
+        "not extracted: fainter than the limit 25.0 (26.1)",
+        "fit failed: ValueError: boom",
+        "not in the catalogue",
+    ]
+
+
 def test_truth_plot_and_table(tmp_path):
     truth, catalog = truth_and_catalog()
     catalog.write(tmp_path / "catalog.fits")

@@ -172,6 +172,32 @@ def test_results_table_is_complete(redshifts, built):
     assert np.allclose(csv["z"], redshifts["z"], equal_nan=True)
 
 
+def test_combined_catalogue_units_and_unmeasured_lines(built, redshifts):
+    """Every column has a unit or is dimensionless by design; a line the grisms do not cover is
+    masked, never 0; the extracted sources' lines are measured somewhere."""
+    from wfsspipe.summary.catalog import DIMENSIONLESS, DIMENSIONLESS_PREFIXES
+
+    catalog = Table.read(built / "FIELDS" / "catalog.fits")
+    for name in catalog.colnames:
+        dimensionless = name in DIMENSIONLESS or name.startswith(DIMENSIONLESS_PREFIXES)
+        assert (catalog[name].unit is not None) != dimensionless, name
+    fitted = catalog[catalog["status"] == "ok"]
+    assert len(fitted) == (redshifts["status"] == "ok").sum() > 0
+    flux_columns = [c for c in catalog.colnames if c.startswith("flux_")]
+    for name in flux_columns:
+        values = np.ma.filled(fitted[name].astype(float), np.nan)
+        errors = np.ma.filled(fitted["err_" + name[5:]].astype(float), np.nan)
+        assert not ((values == 0) & (errors == 0)).any(), name  # no "0 +- 0"
+        assert (np.isnan(values) == np.isnan(errors)).all(), name
+    measured = np.array(
+        [np.isfinite(np.ma.filled(fitted[c].astype(float), np.nan)) for c in flux_columns]
+    )
+    # Each fit measures some lines and leaves the ones outside F150W+F200W unmeasured.
+    assert measured.any(axis=0).all() and (~measured).any(axis=0).all()
+    not_fitted = catalog[catalog["status"] != "ok"]
+    assert all(str(r).strip() for r in not_fitted["reason"]), "a source without z needs a reason"
+
+
 def test_provenance_record(built):
     record = json.loads((products(built) / f"{FIELD}_provenance.json").read_text())
     assert record["packages"]["grizli"] == metadata.version("grizli")

@@ -14,6 +14,7 @@ from astropy.coordinates import SkyCoord
 from astropy.table import Table
 
 from ..atomic import atomic_path
+from ..niriss import FILTER_EDGES_ANGSTROM
 from . import SummaryError
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,8 @@ QUALITY_STYLES = {2: ("good", "tab:blue"), 1: ("poor", "tab:orange"), 0: ("no fi
 VISIT_COLUMNS = ("exposure", "visit", "filter", "element", "pa_v3", "expstart", "exptime")
 TRUTH_COLUMNS = ("id", "ra", "dec", "z")
 OUTLIER_DZ = 0.05  # |dz|/(1+z) above this is a catastrophic outlier (the usual photo-z convention)
+MATCH_DZ = 0.005  # |dz|/(1+z) below this is a recovered redshift
+DETECTED_SN = 10.0  # a line at this S/N or more is one the data detect
 
 
 def _pyplot():
@@ -187,6 +190,7 @@ def match_truth(catalog: Table, truth: Table, radius_arcsec: float = 0.3) -> Tab
     columns = {name: np.full(count, np.nan) for name in ("z", "z_lo", "z_hi")}
     quality = np.zeros(count, dtype=np.int16)
     status = np.full(count, "", dtype=object)
+    nearest = np.full(count, -1)
     if len(catalog) and count:
         sources = SkyCoord(catalog["ra"], catalog["dec"], unit="deg")
         injected = SkyCoord(truth["ra"], truth["dec"], unit="deg")
@@ -209,8 +213,62 @@ def match_truth(catalog: Table, truth: Table, radius_arcsec: float = 0.3) -> Tab
     result["quality"] = quality
     result["status"] = status.astype(str)
     result["dz"] = (result["z"] - result["z_true"]) / (1 + result["z_true"])
+    filters = [f for f in str(catalog.meta.get("FILTERS", "")).upper().split(",") if f]
+    rest = dict(truth.meta.get("line_rest_angstrom") or {})
+    result["note"] = [
+        miss_reason(
+            result[i],
+            _row(catalog, nearest[i]) if result["id"][i] >= 0 else None,
+            truth[i],
+            rest,
+            filters,
+        )  # fmt: skip
+        for i in range(count)
+    ]
     result.meta["radius_arcsec"] = radius_arcsec
     return result
+
+
+def _row(table: Table, index) -> dict:
+    return {name: table[name][int(index)] for name in table.colnames}
+
+
+def miss_reason(matched, source: dict | None, injected, rest: dict, filters) -> str:
+    """Why a galaxy's redshift was not recovered, in one phrase ("" when it was, or for a star):
+    not detected, not extracted (and why), fit failed, no injected line inside the field's
+    filters, lines too faint, or a line misidentified."""
+    if "kind" in matched.colnames and matched["kind"] == "star":
+        return ""
+    if source is None:
+        return "not in the catalogue"
+    status = str(source.get("status", ""))
+    reason = str(source.get("reason", "") or "").strip()
+    if status == "not_extracted":
+        return "not extracted" + (f": {reason}" if reason and reason != "not extracted" else "")
+    if status != "ok":
+        return "fit failed" + (f": {reason}" if reason else "")
+    if np.isfinite(matched["dz"]) and abs(matched["dz"]) < MATCH_DZ:
+        return ""
+    if rest and filters:  # rest: the truth's flux_* columns -> rest wavelength (Angstrom)
+        z = float(matched["z_true"])
+        inside = [
+            name
+            for name, wavelength in rest.items()
+            if float(injected[name] if name in injected.colnames else 0) > 0
+            and any(
+                lo <= wavelength * (1 + z) <= hi
+                for f, (lo, hi) in FILTER_EDGES_ANGSTROM.items()
+                if f in filters
+            )  # fmt: skip
+        ]
+        if not inside:
+            return f"no injected line inside {'+'.join(filters)}"
+    sn = [float(v) for k, v in source.items() if k.startswith("sn_") and np.isfinite(float(v))]
+    best = max(sn, default=float("nan"))
+    if not best >= DETECTED_SN:
+        return f"lines too faint (best S/N {best:.1f})" if np.isfinite(best) else "no line measured"
+    detected = sum(1 for v in sn if v >= DETECTED_SN)
+    return "one line, misidentified" if detected == 1 else f"{detected} lines, misidentified"
 
 
 def truth_statistics(matched: Table) -> dict[str, float]:

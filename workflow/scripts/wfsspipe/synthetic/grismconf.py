@@ -55,6 +55,7 @@ from astropy.io import fits
 from astropy.table import Table
 
 from ..atomic import atomic_path, write_text
+from ..niriss import FILTER_EDGES_ANGSTROM as NIRISS_FILTER_EDGES
 from . import instrument
 
 CONF_VERSION = "221215"  # the newest NIRISS conf name grizli 1.14.3 looks for
@@ -62,12 +63,8 @@ GRISMS = ("GR150R", "GR150C")
 FILTERS = ("F115W", "F150W", "F200W")
 
 # --- Throughput model --------------------------------------------------------------------------
-# Blocking-filter half-power edges in Angstrom (NIRISS imaging filters).
-FILTER_EDGES_ANGSTROM = {
-    "F115W": (10130.0, 12830.0),
-    "F150W": (13300.0, 16710.0),
-    "F200W": (17510.0, 22260.0),
-}
+# Blocking-filter half-power edges in Angstrom, of the filters the synthetic field has.
+FILTER_EDGES_ANGSTROM = {f: NIRISS_FILTER_EDGES[f] for f in FILTERS}
 # Peak total system throughput (telescope + NIRISS + filter + detector QE) in imaging mode.
 PEAK_THROUGHPUT = {"F115W": 0.27, "F150W": 0.32, "F200W": 0.36}
 TELESCOPE_AREA_CM2 = 25.4e4  # JWST unobstructed collecting area

@@ -239,4 +239,5 @@ def make_scene(
         table[column].unit = "erg / (s cm2)"
     table["cont_flambda"].unit = "erg / (s cm2 Angstrom)"
     table.meta.update(seed=seed, ra_center=ra, dec_center=dec, field_arcsec=field_arcsec)
+    table.meta["line_rest_angstrom"] = dict(LINES)  # what each flux_* column is
     return table
