@@ -123,7 +123,9 @@ def main() -> int:
             server.wait(timeout=10)
         except subprocess.TimeoutExpired:
             server.kill()
-    print(f"\ndemo finished: products under {output / 'FIELDS'}")
+    print(f"\ndemo finished: products under {output / 'FIELDS'} (listed in FIELDS/README.md)")
+    config_args = f"--configfile config/config.yaml {os.path.relpath(output / 'config.yaml', ROOT)}"
+    print(f"Snakemake on the demo: .venv/bin/snakemake {config_args} -n (or --report report.html)")
     print_redshifts(output / "FIELDS" / "summary" / "z_truth.ecsv")
     index = output / "FIELDS" / "index.html"
     if index.exists():
