@@ -11,21 +11,15 @@ import argparse
 import logging
 import sys
 from pathlib import Path
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from ..atomic import atomic_path
-from .grouping import group_footprints
-from .naming import Component, RegistryError, assign_names, load_registry, save_registry
-from .table import (
-    MALFORMED,
-    OUTPUT_COLUMNS,
-    TableError,
-    read_observation_table,
-    rejected_frame,
-    select_exposures,
-)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# numpy, pandas, astropy, scipy and matplotlib are imported where they are used: `--help` and
+# argument errors answer at once, and the sky plot's matplotlib is paid for only when drawn.
 
 log = logging.getLogger("computeFields")
 
@@ -120,6 +114,10 @@ def compute_fields(
     exposures: pd.DataFrame, separation_arcsec: float, registry: dict
 ) -> tuple[pd.DataFrame, dict, dict]:
     """Group and name exposures. Returns (fields table, new registry, naming report)."""
+    from .grouping import group_footprints
+    from .naming import Component, assign_names
+    from .table import OUTPUT_COLUMNS
+
     labels = group_footprints(list(exposures["polygon"]), separation_arcsec)
     exposures = exposures.assign(_label=labels).sort_values(["t_min", "obs_id"], kind="stable")
     components, label_order = [], []
@@ -141,13 +139,43 @@ def compute_fields(
     return table.reset_index(drop=True), naming.registry, report
 
 
+class SkyPlotter:
+    """Draws the sky plot in a forked helper process that imports matplotlib while this one reads
+    and groups the exposures (matplotlib's import and the drawing are a third of a run)."""
+
+    def __init__(self):
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+        self.pool.submit(_import_matplotlib)
+
+    def plot(self, table: pd.DataFrame, path: Path) -> None:
+        columns = table[["field", "s_ra", "s_dec", "proposal_id", "obs_id"]]
+        self.pool.submit(plot_fields, columns, path).result()
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _import_matplotlib() -> None:
+    import matplotlib.backends.backend_agg
+    import matplotlib.figure  # noqa: F401
+
+
 def write_outputs(
-    table: pd.DataFrame, registry: dict, output_dir: Path, plot: bool, rejected: pd.DataFrame
+    table: pd.DataFrame,
+    registry: dict,
+    output_dir: Path,
+    plotter: SkyPlotter | None,
+    rejected: pd.DataFrame,
 ) -> None:
+    from .naming import save_registry
+
     output_dir.mkdir(parents=True, exist_ok=True)
-    if plot:
+    if plotter:
         with atomic_path(output_dir / SKY_PLOT) as tmp:
-            plot_fields(table, tmp)
+            plotter.plot(table, tmp)
     with atomic_path(output_dir / REJECTED_CSV) as tmp:
         rejected.to_csv(tmp, index=False)
     with atomic_path(output_dir / FIELDS_CSV) as tmp:
@@ -158,10 +186,11 @@ def write_outputs(
 
 def plot_fields(table: pd.DataFrame, path: Path) -> None:
     """An all-sky (Mollweide) plot of the field centres, coloured by program."""
-    import matplotlib
+    import numpy as np
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # The object-oriented API without pyplot: no backend machinery to import (start-up time).
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     centres = table.groupby("field").agg(
         ra=("s_ra", "first"),
@@ -171,7 +200,8 @@ def plot_fields(table: pd.DataFrame, path: Path) -> None:
     )
     ra = np.deg2rad(-((centres["ra"].to_numpy() + 180.0) % 360.0 - 180.0))  # east to the left
     dec = np.deg2rad(centres["dec"].to_numpy())
-    figure = plt.figure(figsize=(11, 6))
+    figure = Figure(figsize=(11, 6))
+    FigureCanvasAgg(figure)
     axes = figure.add_subplot(projection="mollweide")
     for program, rows in centres.groupby("program"):
         mask = centres["program"].to_numpy() == program
@@ -186,11 +216,12 @@ def plot_fields(table: pd.DataFrame, path: Path) -> None:
     axes.legend(loc="lower right", fontsize=8)
     axes.set_title(f"{len(centres)} NIRISS WFSS fields, {len(table)} exposures (ICRS)")
     figure.savefig(path, dpi=110, format="png")
-    plt.close(figure)
 
 
 def rejection_summary(rejected: pd.DataFrame, limit: int = 10) -> list[str]:
     """Counts of rows left out per kind, then the malformed ones by name (they need a look)."""
+    from .table import MALFORMED
+
     if rejected.empty:
         return []
     counts = rejected["kind"].value_counts()
@@ -239,6 +270,16 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.WARNING if args.quiet else logging.INFO,
         format="%(levelname)s: %(message)s",
     )
+    plotter = None if args.no_plot else SkyPlotter()  # before the heavy imports: a cheap fork
+    from .naming import RegistryError, load_registry
+    from .table import (
+        MALFORMED,
+        TableError,
+        read_observation_table,
+        rejected_frame,
+        select_exposures,
+    )
+
     try:
         rejected = []
         if args.from_table:
@@ -291,11 +332,14 @@ def main(argv: list[str] | None = None) -> int:
             )
         table, registry, report = compute_fields(exposures, args.separation, registry)
         validate_fields_table(table)
-        write_outputs(table, registry, args.output_dir, not args.no_plot, rejected)
+        write_outputs(table, registry, args.output_dir, plotter, rejected)
     except (FieldsError, TableError, RegistryError) as error:
         print(f"computeFields: error: {error}", file=sys.stderr)
         print("computeFields: nothing was written.", file=sys.stderr)
         return 2
+    finally:
+        if plotter:
+            plotter.close()
     if not args.quiet:
         print(summary(table, report))
         for line in rejection_summary(rejected):

@@ -14,8 +14,9 @@ from scipy.spatial import cKDTree
 
 from .sphere import ARCSEC, angle_between, contains, polygon_distances
 
-# Pairs are measured in chunks so the (pairs, n, m, 3) temporaries stay small.
-_CHUNK = 20_000
+# Pairs are measured in chunks so the (pairs, n, m, 3) temporaries stay small and pairs that
+# earlier chunks already connected can be skipped.
+_CHUNK_CONNECTED = 2_000
 
 
 def footprint_centres(stacked: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -28,7 +29,8 @@ def footprint_centres(stacked: np.ndarray, counts: np.ndarray) -> tuple[np.ndarr
 
 
 def close_pairs(polygons: list[np.ndarray], separation_arcsec: float) -> np.ndarray:
-    """Index pairs (K, 2) of polygons closer than ``separation_arcsec`` (overlap counts as 0)."""
+    """Index pairs (K, 2) of polygons closer than ``separation_arcsec`` (overlap counts as 0):
+    enough of them to connect every such pair (pairs already connected are not measured)."""
     if len(polygons) < 2:
         return np.empty((0, 2), dtype=int)
     stacked = pad_polygons(polygons)
@@ -40,20 +42,24 @@ def close_pairs(polygons: list[np.ndarray], separation_arcsec: float) -> np.ndar
         return candidates.reshape(0, 2)
     # Cheap exact pre-filter: centres further apart than both radii plus the separation.
     centre_angle = angle_between(centres[candidates[:, 0]], centres[candidates[:, 1]])
-    candidates = candidates[
-        centre_angle < radii[candidates[:, 0]] + radii[candidates[:, 1]] + separation
-    ]
+    near = centre_angle < radii[candidates[:, 0]] + radii[candidates[:, 1]] + separation
+    candidates, centre_angle = candidates[near], centre_angle[near]
     # Most candidates are exposures of one pointing: one's centre inside the other settles them.
     inside = contains(stacked[candidates[:, 0]], centres[candidates[:, 1]]) | contains(
         stacked[candidates[:, 1]], centres[candidates[:, 0]]
     )
     joined = [candidates[inside]]
-    candidates = candidates[~inside]
-    joined += [
-        chunk[_joined(polygon_distances(stacked[chunk[:, 0]], stacked[chunk[:, 1]]), separation)]
-        for chunk in np.array_split(candidates, max(1, len(candidates) // _CHUNK))
-        if len(chunk)
-    ]
+    # The rest, nearest first, in chunks: a pair whose ends earlier pairs already connect
+    # changes no field, so it is not measured (most of them, in a real survey).
+    rest = candidates[~inside]
+    rest = rest[np.argsort(centre_angle[~inside], kind="stable")]
+    for start in range(0, len(rest), _CHUNK_CONNECTED):
+        labels = _components(np.concatenate(joined), len(polygons))
+        chunk = rest[start : start + _CHUNK_CONNECTED]
+        chunk = chunk[labels[chunk[:, 0]] != labels[chunk[:, 1]]]
+        if len(chunk):
+            distance = polygon_distances(stacked[chunk[:, 0]], stacked[chunk[:, 1]])
+            joined.append(chunk[_joined(distance, separation)])
     return np.concatenate(joined)
 
 
@@ -73,8 +79,10 @@ def pad_polygons(polygons: list[np.ndarray]) -> np.ndarray:
 
 def group_footprints(polygons: list[np.ndarray], separation_arcsec: float) -> np.ndarray:
     """Component label (N,) of each polygon: equal labels are one field."""
-    n = len(polygons)
-    pairs = close_pairs(polygons, separation_arcsec)
+    return _components(close_pairs(polygons, separation_arcsec), len(polygons))
+
+
+def _components(pairs: np.ndarray, n: int) -> np.ndarray:
     graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
     _, labels = connected_components(graph, directed=False)
     return labels

@@ -130,24 +130,25 @@ def select_exposures(
         scope_problem(obs_id, str(right), proprietary)
         for obs_id, right in zip(frame["obs_id"], rights)
     ]
-    filters = frame["filters"].fillna("").str.upper().str.split(";")
+    raw_filters = frame["filters"].fillna("").tolist()
+    split_filters = [text.upper().split(";") for text in raw_filters]
+    numbers = ("t_min", "t_exptime", "s_ra", "s_dec")
+    finite = np.isfinite(np.column_stack([frame[n].to_numpy(dtype=float) for n in numbers]))
     vertices = []
-    for index, region in enumerate(frame["s_region"]):
+    for index, region in enumerate(frame["s_region"].tolist()):
         vertices.append(None)
         if problems[index]:
             continue
-        parts = filters.iloc[index]
+        parts = split_filters[index]
         if len(parts) != 2 or not all(parts):
             problems[index] = (
                 MALFORMED,
-                f"'filters' must read FILTER;PUPIL (e.g. GR150C;F150W), not {frame['filters'].iloc[index]!r}",
+                f"'filters' must read FILTER;PUPIL (e.g. GR150C;F150W), not {raw_filters[index]!r}",
             )
             continue
-        for name in ("t_min", "t_exptime", "s_ra", "s_dec"):
-            if not np.isfinite(float(frame[name].iloc[index])):
-                problems[index] = (MALFORMED, f"{name} is missing or not finite")
-                break
-        if problems[index]:
+        if not finite[index].all():
+            name = numbers[int(np.argmin(finite[index]))]
+            problems[index] = (MALFORMED, f"{name} is missing or not finite")
             continue
         try:
             vertices[index] = parse_polygon(region)
@@ -156,8 +157,9 @@ def select_exposures(
                 MALFORMED,
                 f"s_region could not be parsed: {error} in {str(region)[:60]!r}",
             )
+    obs_ids, programs = frame["obs_id"].tolist(), frame["proposal_id"].tolist()
     rejected = [
-        Rejection(frame["obs_id"].iloc[i], frame["proposal_id"].iloc[i], *problem)
+        Rejection(obs_ids[i], programs[i], *problem)
         for i, problem in enumerate(problems)
         if problem
     ]
@@ -168,7 +170,9 @@ def select_exposures(
         raise TableError(f"{source} has no usable NIRISS exposure rows: {shown}{more}")
     frame = frame[keep].reset_index(drop=True)
     vertices = [v for v, k in zip(vertices, keep) if k]
-    filters = filters[keep].reset_index(drop=True)
+    filters = pd.DataFrame(
+        [p for p, k in zip(split_filters, keep) if k], columns=["filter", "pupil"]
+    )
 
     polygons, not_convex = oriented_convex_polygons(vertices)
     for index in not_convex:
@@ -181,8 +185,8 @@ def select_exposures(
             "obs_id": frame["obs_id"],
             "filename": frame["obs_id"] + "_uncal.fits",
             "dataURI": _data_uris(frame),
-            "filter": filters.str[0],
-            "pupil": filters.str[1],
+            "filter": filters["filter"],
+            "pupil": filters["pupil"],
             "exp_type": frame["instrument_name"].map(EXPOSURE_TYPES),
             "t_min": frame["t_min"].astype(float),
             "exptime": frame["t_exptime"].astype(float),
