@@ -495,3 +495,62 @@ def test_index_page_served_links_to_the_field_map(browser, server, fields_dir, a
         map_requests = view.requests[before:]  # the map asks for nothing outside its folder
         assert all(url.startswith(f"{base}{FIELD}/fitsmap/") for url in map_requests)
     print(f"\nscreenshots: {shot} {map_shot} ({time.monotonic() - started:.1f} s)")
+
+
+# --- Index page of many fields: sorting and search -----------------------------------------------
+def many_fields_table(path: Path) -> list[tuple[str, str, float]]:
+    """A fields table of five fields (name, program, exposure time); returns them."""
+    import pandas as pd
+
+    fields = [("uma-00", "01571", 900.0), ("uma-01", "03383", 300.0), ("vir-02", "04681", 1500.0),
+              ("leo-00", "01571", 600.0), ("sex-03", "03383", 1200.0)]  # fmt: skip
+    rows = []
+    for number, (name, program, exptime) in enumerate(fields):
+        ra, dec = 10.0 + 20 * number, -20.0 + 10 * number
+        obs_id = f"jw{program}{number + 1:03d}001_02101_00001_nis"
+        rows.append(dict(
+            field=name, obs_id=obs_id, filename=f"{obs_id}_uncal.fits",
+            dataURI=f"mast:JWST/product/{obs_id}_uncal.fits", filter="GR150C", pupil="F150W",
+            exp_type="NIS_WFSS", t_min=60000.0 + number, exptime=exptime, size=84_000_000,
+            s_region=f"POLYGON ICRS {ra} {dec} {ra + 0.03} {dec} {ra + 0.03} {dec + 0.03} {ra} {dec + 0.03}",
+            proposal_id=program, s_ra=ra, s_dec=dec, t_obs_release=60001.0, dataRights="PUBLIC",
+        ))  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return fields
+
+
+TABLE_ROWS = """() => [...document.querySelectorAll("table.fields tbody tr")]
+    .filter(tr => !tr.hidden).map(tr => tr.id)"""
+
+
+def test_index_page_sorts_and_searches_in_chromium(browser, tmp_path, artifacts):
+    """Written by wfsspipe.summary.index for five fields, opened from disk: a click on a header
+    sorts by it (a second click reverses), the search box keeps the matching fields."""
+    from wfsspipe.summary.index import write_index
+
+    fields = many_fields_table(tmp_path / "FIELDS" / "fields.csv")
+    write_index(tmp_path / "FIELDS" / "index.html", tmp_path / "FIELDS" / "fields.csv", [])
+    base = (tmp_path / "FIELDS").as_uri() + "/"
+    by_time = [name for name, _, _ in sorted(fields, key=lambda f: f[2])]
+    with Page(browser, base) as view:
+        page = view.page
+        page.goto(f"{base}index.html")
+        assert page.evaluate(TABLE_ROWS) == sorted(name for name, _, _ in fields)
+        header = page.locator("table.fields th", has_text="Exposure time [ks]")
+        header.click()
+        assert page.evaluate(TABLE_ROWS) == by_time
+        assert header.get_attribute("aria-sort") == "ascending"
+        header.click()
+        assert page.evaluate(TABLE_ROWS) == by_time[::-1]
+        page.locator("table.fields th", has_text="Field").first.click()
+        assert page.evaluate(TABLE_ROWS) == sorted(name for name, _, _ in fields)
+        page.fill("#search", "uma")
+        assert page.evaluate(TABLE_ROWS) == ["uma-00", "uma-01"]
+        assert page.inner_text("#shown") == "2 of 5 fields shown"
+        page.fill("#search", "3383")  # a program
+        assert page.evaluate(TABLE_ROWS) == ["sex-03", "uma-01"]
+        page.screenshot(path=str(artifacts / "index-search.png"), full_page=True)
+        page.fill("#search", "")
+        assert len(page.evaluate(TABLE_ROWS)) == 5
+        view.assert_clean()

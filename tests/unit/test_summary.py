@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -338,17 +340,28 @@ def test_index_page_table_links_and_no_remote_assets(fields_csv, two_fields, tmp
         "vir-00": [str(out / "vir-00/fitsmap/index.html"), str(out / "vir-00/fitsmap/tiles")],
         "uma-03": [str(out / "uma-03/Mosaic/uma-03_rgb.png")],
     }
+    from PIL import Image
+
+    rgb = tmp_path / "rgb.png"
+    Image.new("RGB", (800, 600), (200, 40, 10)).save(rgb)
     summaries = write_index(
         out / "index.html", fields_csv, [], catalog, targets,
         [("catalogue (CSV)", out / "catalog.csv"), ("redshifts", out / "summary" / "redshifts.png")],
+        thumbnails={"uma-03": rgb},
     )  # fmt: skip
     assert [s.field for s in summaries] == ["leo-01", "uma-03", "vir-00"]
     page = (out / "index.html").read_text()
     parser = Links()
     parser.feed(page)
-    assert parser.scripts == 0
+    assert parser.scripts == 1 and "<script src" not in page  # the sorting/search script, inline
     svg_namespaces = {"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"}
+    thumbnails = [h for h in parser.hrefs if h.startswith("data:")]
+    assert len(thumbnails) == 1 and thumbnails[0].startswith("data:image/png;base64,")
+    with Image.open(io.BytesIO(base64.b64decode(thumbnails[0].split(",", 1)[1]))) as small:
+        assert small.size == (96, 72) and small.getpixel((10, 10)) == (200, 40, 10)
     for href in parser.hrefs:
+        if href.startswith("data:"):
+            continue
         assert "://" not in href and not href.startswith("/"), href  # relative links only
     assert not set(re.findall(r'(?:href|src)="(https?://[^"]+)"', page)) - svg_namespaces
     assert "catalog.csv" in parser.hrefs and "summary/redshifts.png" in parser.hrefs
@@ -356,23 +369,27 @@ def test_index_page_table_links_and_no_remote_assets(fields_csv, two_fields, tmp
     assert parser.hrefs.count("vir-00/fitsmap/index.html") >= 2
     assert "uma-03/Mosaic/uma-03_rgb.png" in parser.hrefs
     rows = {row[0]: row for row in parser.rows if row and row[0] != "Field"}
-    # field, programs, filters, grisms, exposures, time, WFSS time, ra, dec, sources, fitted, good
-    assert rows["vir-00"][1:7] == [
+    # field, programs, first exposure, filters, grisms, exposures, time, WFSS time, per filter,
+    # ra, dec, sources, fitted, good (the thumbnail cell has no text)
+    assert rows["vir-00"][1:9] == [
         "1571, 4681",
+        "2023-02-25",  # MJD 60000
         "F150W, F200W",
         "GR150C, GR150R",
         "3",
         "2.1",
         "2.0",
+        "F150W 1.1, F200W 1.0",  # direct + grism time per blocking filter
     ]
-    assert rows["vir-00"][9:] == ["3", "1", "1"]
-    assert rows["uma-03"][9:] == ["2", "1", "0"]
-    assert rows["leo-01"][0] == "leo-01" and rows["leo-01"][9:] == [
+    assert rows["vir-00"][11:] == ["3", "1", "1"]
+    assert rows["uma-03"][11:] == ["2", "1", "0"]
+    assert rows["leo-01"][0] == "leo-01" and rows["leo-01"][11:] == [
         "–",
         "0",
         "0",
     ]  # no link, no catalogue
-    assert float(rows["uma-03"][7]) == pytest.approx(0.005, abs=1e-3)  # centre across RA 0
+    assert float(rows["uma-03"][9]) == pytest.approx(0.005, abs=1e-3)  # centre across RA 0
+    assert 'data-sort="3"' in page and 'data-search="vir-00 1571 4681"' in page
     assert "3 fields, 3.4 ks of exposures, 5 catalogue sources, 1 good redshifts" in page
     assert sorted(p.name for p in out.iterdir()) == [
         "catalog.csv",

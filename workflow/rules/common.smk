@@ -10,11 +10,14 @@ sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 from snakemake.exceptions import WorkflowError
 from wfsspipe.configcheck import ConfigError, check_config
 from wfsspipe.crdssync import job_environment
+from wfsspipe.crdssync import stage1_reference_mb as _stage1_reference_mb
 from wfsspipe.fieldtable import FieldTable, FieldTableError, FieldTableMissing
 from wfsspipe.fieldtable import load_field_table
 from wfsspipe.products import EXPOSURE_PATTERN, FIELD_PATTERN
 from wfsspipe.products import absolute_prefix_pattern, rule_fields_dir
+from wfsspipe.resources import FieldFacts, field_facts, grow
 from wfsspipe.resources import stage1_mem_mb as _stage1_mem_mb
+from wfsspipe.resources import grow as _grow
 
 # The config before anything reads it (the Snakefile's validation): one short line per bad key,
 # with a "did you mean", instead of jsonschema's dump of the schema.
@@ -36,6 +39,16 @@ except FieldTableMissing as error:
     FIELDS, FIELDS_MISSING = FieldTable.empty(config["fields_csv"]), str(error)
 except FieldTableError as error:
     raise WorkflowError(str(error)) from None
+
+
+# Per-field counts and sizes for the resource and input functions, from the table in one pass:
+# they run for every job at every start, so they look up, never filter the table.
+FIELD_FACTS = field_facts(FIELDS.rows.to_dict("records"))
+
+
+def table_facts(field):
+    """The field's FieldFacts (empty for a field not in the table)."""
+    return FIELD_FACTS.get(field) or FieldFacts()
 
 
 def require_fields():
@@ -109,6 +122,20 @@ def crds_ready(wildcards):
     return [crds_sync_record(wildcards.field)] if config["crds"]["sync"] else []
 
 
+def crds_sync_uncals(wildcards):
+    """The field's UNCAL files: the sync reads each one's CRDS parameters from its header."""
+    require_fields()
+    return [uncal_path(wildcards.field, e) for e in FIELDS.exposures(wildcards.field)]
+
+
+def stage1_mem_with_references_mb(wildcards, input, attempt):
+    """stage1_mem_mb plus what the exposure's dark costs, from the field's CRDS sync record
+    (not there yet: Snakemake evaluates this again once it is)."""
+    record = input.crds[0] if input.crds else None
+    extra = _stage1_reference_mb(record, wildcards.exposure)
+    return stage1_mem_mb(wildcards, input, attempt) + _grow(extra, attempt, minimum=0)
+
+
 def field_exposure_rows(wildcards):
     """The field's exposures as dicts (CRDS matches references on their filter, pupil, time)."""
     return [FIELDS.row(wildcards.field, e) for e in FIELDS.exposures(wildcards.field)]
@@ -133,12 +160,18 @@ def all_targets(wildcards=None):
 
 
 # --- grizli stages: preprocess, mosaic -----------------------------------------------------------
+from functools import cache
+
 from wfsspipe.fields.sphere import parse_polygon
 from wfsspipe.mosaic import catalog_mem_mb as _catalog_mem_mb
 from wfsspipe.mosaic import catalog_names, filter_mosaic_names, mosaic_megapixels
 from wfsspipe.mosaic import filter_mem_mb as _filter_mem_mb
 from wfsspipe.preprocess import DEFAULT_RATE_MB
 from wfsspipe.preprocess import preprocess_mem_mb as _preprocess_mem_mb
+from wfsspipe.resources import catalog_runtime as _catalog_runtime
+from wfsspipe.resources import mosaic_area_arcmin2
+from wfsspipe.resources import mosaic_filter_runtime as _mosaic_filter_runtime
+from wfsspipe.resources import preprocess_runtime as _preprocess_runtime
 
 
 wildcard_constraints:
@@ -173,15 +206,9 @@ def mosaic_catalog_products(field="{field}"):
     return {key: f"{mosaic_dir(field)}/{name}" for key, name in catalog_names(field).items()}
 
 
-def _field_rows(field):
-    rows = FIELDS.rows
-    return rows[rows["field"] == field]
-
-
 def field_direct_filters(field):
     """Blocking filters (lower case) with direct (NIS_IMAGE) exposures in the fields table."""
-    rows = _field_rows(field)
-    return sorted({p.lower() for p in rows.loc[rows["exp_type"] == "NIS_IMAGE", "pupil"]})
+    return table_facts(field).direct_filters
 
 
 def field_filter_mosaics(field):
@@ -229,9 +256,7 @@ def mosaic_params(wildcards):
 
 def preprocess_threads(wildcards):
     """AstroDrizzle (CR rejection) works on a visit's exposures in parallel: up to 4 cores."""
-    rows = _field_rows(wildcards.field)
-    per_filter = rows[rows["exp_type"] == "NIS_IMAGE"].groupby("pupil").size()
-    return int(min(4, max(1, per_filter.max() if len(per_filter) else 1)))
+    return min(4, max(table_facts(wildcards.field).direct.values(), default=1))
 
 
 def preprocess_mem_mb(wildcards, input, threads, attempt):
@@ -242,20 +267,35 @@ def preprocess_mem_mb(wildcards, input, threads, attempt):
     return _preprocess_mem_mb(sizes, threads, attempt)
 
 
+def preprocess_runtime(wildcards, attempt):
+    """Minutes: grows with the field's exposures (from the table) and the attempt."""
+    return _preprocess_runtime(table_facts(wildcards.field).exposures, attempt)
+
+
+@cache  # once per field: several rules' resources ask for it
 def _mosaic_megapixels(field):
-    regions = [parse_polygon(r) for r in _field_rows(field)["s_region"]]
+    regions = [parse_polygon(FIELDS.row(field, e)["s_region"]) for e in FIELDS.exposures(field)]
+    if not regions:
+        return 0.0
     return mosaic_megapixels(
         regions, config["mosaic"]["pixel_scale"], config["mosaic"]["pad_arcsec"]
     )
 
 
+def _mosaic_arcmin2(field):
+    return mosaic_area_arcmin2(_mosaic_megapixels(field), config["mosaic"]["pixel_scale"])
+
+
 def filter_mosaic_mem_mb(wildcards, attempt):
     """Grows with the mosaic's pixels (from the field's footprints), exposures and attempt."""
-    rows = _field_rows(wildcards.field)
-    direct = rows[
-        (rows["exp_type"] == "NIS_IMAGE") & (rows["pupil"].str.lower() == wildcards.filter)
-    ]
-    return _filter_mem_mb(_mosaic_megapixels(wildcards.field), len(direct), attempt)
+    direct = table_facts(wildcards.field).direct.get(wildcards.filter, 0)
+    return _filter_mem_mb(_mosaic_megapixels(wildcards.field), direct, attempt)
+
+
+def filter_mosaic_runtime(wildcards, attempt):
+    """Minutes: grows with the mosaic's pixels, the filter's exposures and the attempt."""
+    direct = table_facts(wildcards.field).direct.get(wildcards.filter, 0)
+    return _mosaic_filter_runtime(_mosaic_megapixels(wildcards.field), direct, attempt)
 
 
 def catalog_mem_mb(wildcards, attempt):
@@ -264,12 +304,21 @@ def catalog_mem_mb(wildcards, attempt):
     return _catalog_mem_mb(_mosaic_megapixels(wildcards.field), filters, attempt)
 
 
+def catalog_runtime(wildcards, attempt):
+    """Minutes: grows with the mosaic's pixels, the number of filters and the attempt."""
+    filters = len(field_direct_filters(wildcards.field))
+    return _catalog_runtime(_mosaic_megapixels(wildcards.field), filters, attempt)
+
+
 # --- contam, extract, zfit -----------------------------------------------------------------------
 from wfsspipe.contam import contam_mem_mb as _contam_mem_mb
 from wfsspipe.contam import manifest_name as contam_manifest_name
 from wfsspipe.contam import overview_name as contam_overview_name
 from wfsspipe.extract import extract_mem_mb as _extract_mem_mb
 from wfsspipe.extract import table_name as extract_table_name
+from wfsspipe.resources import contam_runtime as _contam_runtime
+from wfsspipe.resources import extract_runtime as _extract_runtime
+from wfsspipe.resources import zfit_runtime as _zfit_runtime
 from wfsspipe.zfit import results_names
 from wfsspipe.zfit import zfit_mem_mb as _zfit_mem_mb
 
@@ -298,13 +347,11 @@ def provenance_record(field="{field}"):
 
 def field_grism_filters(field):
     """Blocking filters (lower case) with grism (NIS_WFSS) exposures in the fields table."""
-    rows = _field_rows(field)
-    return sorted({p.lower() for p in rows.loc[rows["exp_type"] == "NIS_WFSS", "pupil"]})
+    return table_facts(field).grism_filters
 
 
 def _grism_exposure_count(field):
-    rows = _field_rows(field)
-    return int((rows["exp_type"] == "NIS_WFSS").sum())
+    return table_facts(field).grism_exposures
 
 
 def contam_filters(wildcards):
@@ -353,28 +400,40 @@ def zfit_params(wildcards):
 
 def contam_threads(wildcards):
     """GroupFLT loads and models a filter's grism exposures in parallel: one core each."""
-    per_filter = (
-        _field_rows(wildcards.field).query("exp_type == 'NIS_WFSS'").groupby("pupil").size()
-    )
-    most = int(per_filter.max()) if len(per_filter) else 1
+    most = max(table_facts(wildcards.field).grism.values(), default=1)
     return max(1, min(config["resources"]["grizli_threads"], most))
 
 
-def source_threads(wildcards):
-    """extract and zfit work on sources in parallel: resources.grizli_threads processes."""
-    return config["resources"]["grizli_threads"]
+# extract and zfit work on sources in parallel: resources.grizli_threads processes (a constant:
+# the rules' threads, no function per job).
+SOURCE_THREADS = config["resources"]["grizli_threads"]
 
 
 def contam_mem_mb(wildcards, threads, attempt):
     return _contam_mem_mb(_grism_exposure_count(wildcards.field), threads, attempt)
 
 
+def contam_runtime(wildcards, attempt):
+    """Minutes: grows with the field's grism exposures and the attempt."""
+    return _contam_runtime(_grism_exposure_count(wildcards.field), attempt)
+
+
 def extract_mem_mb(wildcards, threads, attempt):
     return _extract_mem_mb(_grism_exposure_count(wildcards.field), threads, attempt)
 
 
+def extract_runtime(wildcards, threads, attempt):
+    """Minutes: grows with the mosaic's area (sources expected), falls with threads."""
+    return _extract_runtime(_mosaic_arcmin2(wildcards.field), threads, attempt)
+
+
 def zfit_mem_mb(wildcards, threads, attempt):
     return _zfit_mem_mb(threads, threads, attempt)
+
+
+def zfit_runtime(wildcards, threads, attempt):
+    """Minutes: grows with the mosaic's area (sources expected), falls with threads."""
+    return _zfit_runtime(_mosaic_arcmin2(wildcards.field), threads, attempt)
 
 
 def provenance_inputs(wildcards):
@@ -505,7 +564,7 @@ def summary_catalog_inputs(wildcards):
 
 def summary_catalog_mem_mb(wildcards, attempt):
     """Grows with the number of fields (their catalogues are held together) and the attempt."""
-    return (1000 + 4 * len(FIELDS.fields)) * attempt
+    return grow(1000 + 4 * len(FIELDS.fields), attempt)
 
 
 def summary_field_targets(wildcards=None):
@@ -534,7 +593,17 @@ def summary_index_inputs(wildcards):
     inputs = {name: SUMMARY[name] for _, name in summary_index_links()}
     inputs["fields_csv"] = str(FIELDS.path)
     inputs["maps"] = [path for paths in summary_field_targets().values() for path in paths]
+    inputs["thumbnails"] = list(summary_thumbnails().values())
     return inputs
+
+
+def summary_thumbnails(wildcards=None):
+    """The RGB image each field with direct imaging shows small on the index page."""
+    return {
+        field: mosaic_catalog_products(field)["rgb"]
+        for field in FIELDS.fields
+        if field_direct_filters(field)
+    }
 
 
 def summary_truth():

@@ -105,5 +105,6 @@ rule summary_index:
         fields=FIELDS.fields,
         field_targets=summary_field_targets,
         links=summary_index_links(),
+        thumbnails=summary_thumbnails,
     script:
         "../scripts/summary.py"

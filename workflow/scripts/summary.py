@@ -53,6 +53,7 @@ with job_logging(snakemake.log[0], rule, snakemake.wildcards) as log:
                 snakemake.input.catalog_fits,
                 snakemake.params.field_targets,
                 [(label, snakemake.input[name]) for label, name in snakemake.params.links],
+                thumbnails=snakemake.params.thumbnails,
             )
         else:
             raise SummaryError(f"summary.py does not know rule {rule}")

@@ -1,15 +1,20 @@
 """The index page of all fields: ``{fields_dir}/index.html``.
 
-A table (field, programs, filters, grisms, exposures, exposure time, centre, catalogue sources,
-fitted and good redshifts) and an all-sky Mollweide map of the field footprints (from the fields
-table's ``s_region`` polygons), each field linking to its web map (``{field}/fitsmap/index.html``)
-or, before that exists, to its RGB image. Plain HTML and CSS with the map as inline SVG (its
-markers are links too): no JavaScript, no remote assets, only relative links, so the page works
-opened from disk (``file://``) and from any static server (``python -m http.server``).
+A table (a thumbnail of the field's RGB image, field, programs, date of the first exposure,
+filters, grisms, exposures, exposure time in all and per blocking filter, centre, catalogue
+sources, fitted and good redshifts) and an all-sky Mollweide map of the field footprints (from
+the fields table's ``s_region`` polygons), each field linking to its web map
+(``{field}/fitsmap/index.html``) or, before that exists, to its RGB image. A click on a column
+header sorts the table by it (again: the other way); the search box keeps the rows whose field
+name or programs contain what is typed. The script, the styles and the thumbnails (small PNGs as
+``data:`` URLs) are inside the page, the map is inline SVG (its markers are links too): no remote
+assets, only relative links, so the page works opened from disk (``file://``) and from any static
+server (``python -m http.server``).
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import io
 import logging
@@ -49,11 +54,14 @@ class FieldSummary:
     grism_exptime: float  # s, WFSS exposures
     ra: float  # centre, deg
     dec: float
+    exptime_by_filter: dict[str, float] = field(default_factory=dict)  # s, per blocking filter
+    first_date: str = ""  # of the first exposure, YYYY-MM-DD (UTC)
     polygons: list[np.ndarray] = field(default_factory=list)  # (n, 2) vertices, deg
     sources: int | None = None  # catalogue sources (None: no catalogue)
     fitted: int = 0  # quality >= 1
     good: int = 0  # quality == 2
     link: str | None = None  # relative URL of the field's page
+    thumbnail: str | None = None  # data: URL of a small RGB image
 
 
 def _program(row: Mapping) -> str:
@@ -81,6 +89,10 @@ def summarise_fields(rows: pd.DataFrame) -> list[FieldSummary]:
         polygons = [parse_polygon(region) for region in regions]
         grism = [r for r in records if str(r["filter"]).upper().startswith(GRISM_PREFIX)]
         ra, dec = _centre(polygons)
+        by_filter: dict[str, float] = {}
+        for r in records:
+            pupil = str(r["pupil"]).upper()
+            by_filter[pupil] = by_filter.get(pupil, 0.0) + float(r["exptime"])
         summaries.append(
             FieldSummary(
                 field=str(name),
@@ -90,12 +102,39 @@ def summarise_fields(rows: pd.DataFrame) -> list[FieldSummary]:
                 exposures=len(records),
                 exptime=float(sum(float(r["exptime"]) for r in records)),
                 grism_exptime=float(sum(float(r["exptime"]) for r in grism)),
+                exptime_by_filter=dict(sorted(by_filter.items(), key=lambda i: filter_order(i[0]))),
+                first_date=_date(min(float(r["t_min"]) for r in records)),
                 ra=ra,
                 dec=dec,
                 polygons=polygons,
             )
         )
     return summaries
+
+
+def _date(mjd: float) -> str:
+    from astropy.time import Time
+
+    return Time(mjd, format="mjd").to_value("iso", subfmt="date") if np.isfinite(mjd) else ""
+
+
+THUMBNAIL_PIXELS = 96
+
+
+def thumbnail_url(image: str | os.PathLike, size: int = THUMBNAIL_PIXELS) -> str | None:
+    """A ``data:`` URL of a small PNG copy of ``image`` (None when it cannot be read)."""
+    from PIL import Image
+
+    try:
+        with Image.open(image) as picture:
+            picture = picture.convert("RGB")
+            picture.thumbnail((size, size))
+            buffer = io.BytesIO()
+            picture.save(buffer, format="PNG", optimize=True)
+    except (OSError, ValueError) as error:
+        log.warning("no thumbnail of %s: %s", image, error)
+        return None
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def count_sources(summaries: Sequence[FieldSummary], catalog: Table) -> None:
@@ -205,16 +244,71 @@ th, td { padding: 0.25em 0.7em; border-bottom: 1px solid #ddd; text-align: right
 th { background: #f2f2f2; position: sticky; top: 0; }
 td.text, th.text { text-align: left; }
 tr:hover td { background: #f7f7ff; }
+th.sortable { cursor: pointer; user-select: none; }
+th[aria-sort="ascending"]::after { content: " \\25B2"; }
+th[aria-sort="descending"]::after { content: " \\25BC"; }
+td.thumb img { display: block; width: 64px; height: auto; }
+p.search input { font-size: 1em; padding: 0.2em 0.4em; width: 18em; }
 """
 
+# Sorting by a header click (numbers by data-sort, text by its letters) and filtering by the
+# search box; rows keep their ids, so links to #<field> work after either.
+SCRIPT = """
+(function () {
+  const table = document.querySelector("table.fields");
+  const body = table.tBodies[0];
+  const headers = [...table.tHead.rows[0].cells];
+  const count = document.getElementById("shown");
+  const key = (row, i) => {
+    const cell = row.cells[i];
+    const value = cell.dataset.sort !== undefined ? cell.dataset.sort : cell.innerText.trim();
+    const number = parseFloat(value);
+    return cell.dataset.sort !== undefined && !isNaN(number) ? number : value.toLowerCase();
+  };
+  headers.forEach((th, i) => {
+    if (!th.classList.contains("sortable")) return;
+    th.addEventListener("click", () => {
+      const up = th.getAttribute("aria-sort") !== "ascending";
+      headers.forEach(h => h.removeAttribute("aria-sort"));
+      th.setAttribute("aria-sort", up ? "ascending" : "descending");
+      const rows = [...body.rows];
+      rows.sort((a, b) => {
+        const x = key(a, i), y = key(b, i);
+        const order = typeof x === "number" && typeof y === "number" ? x - y
+          : String(x).localeCompare(String(y), undefined, {numeric: true});
+        return up ? order : -order;
+      });
+      rows.forEach(row => body.appendChild(row));
+    });
+  });
+  const search = document.getElementById("search");
+  const filter = () => {
+    const text = search.value.trim().toLowerCase();
+    let shown = 0;
+    for (const row of body.rows) {
+      const match = !text || row.dataset.search.includes(text);
+      row.hidden = !match;
+      shown += match ? 1 : 0;
+    }
+    count.textContent = `${shown} of ${body.rows.length} fields shown`;
+  };
+  search.addEventListener("input", filter);
+  filter();
+})();
+"""
+
+# (header, css class of its cells); every column but the thumbnail sorts.
 HEADERS = [
+    ("", "thumb"),
     ("Field", "text"),
     ("Programs", "text"),
+    ("First exposure", "text"),
     ("Filters", "text"),
     ("Grisms", "text"),
     ("Exposures", ""),
     ("Exposure time [ks]", ""),
     ("WFSS time [ks]", ""),
+    ("Per filter [ks]", "text"),
     ("RA [deg]", ""),
     ("Dec [deg]", ""),
     ("Sources", ""),
@@ -223,8 +317,16 @@ HEADERS = [
 ]
 
 
-def _cell(text, css: str = "") -> str:
-    return f'<td class="{css}">{text}</td>' if css else f"<td>{text}</td>"
+def _cell(text, css: str = "", sort=None) -> str:
+    attributes = f' class="{css}"' if css else ""
+    if sort is not None:
+        attributes += f' data-sort="{html.escape(str(sort))}"'
+    return f"<td{attributes}>{text}</td>"
+
+
+def _header(name: str, css: str) -> str:
+    classes = " ".join(c for c in (css, "" if css == "thumb" else "sortable") if c)
+    return f'<th class="{classes}">{html.escape(name)}</th>'
 
 
 def render_index(
@@ -235,29 +337,36 @@ def render_index(
     sources = sum(s.sources or 0 for s in summaries)
     good = sum(s.good for s in summaries)
     exptime = sum(s.exptime for s in summaries) / 1e3
-    head = "".join(
-        f'<th class="{css}">{html.escape(name)}</th>' if css else f"<th>{html.escape(name)}</th>"
-        for name, css in HEADERS
-    )
+    head = "".join(_header(name, css) for name, css in HEADERS)
     body = []
     for s in summaries:
         name = html.escape(s.field)
         linked = f'<a href="{html.escape(s.link)}">{name}</a>' if s.link else name
+        thumb = f'<img src="{s.thumbnail}" alt="{name}" loading="lazy">' if s.thumbnail else ""
+        if thumb and s.link:
+            thumb = f'<a href="{html.escape(s.link)}">{thumb}</a>'
+        per_filter = ", ".join(f"{f} {t / 1e3:.1f}" for f, t in s.exptime_by_filter.items())
         cells = [
+            _cell(thumb, "thumb"),
             _cell(linked, "text"),
             _cell(html.escape(", ".join(s.programs)), "text"),
+            _cell(html.escape(s.first_date), "text"),
             _cell(html.escape(", ".join(s.filters)), "text"),
             _cell(html.escape(", ".join(s.grisms)), "text"),
-            _cell(s.exposures),
-            _cell(f"{s.exptime / 1e3:.1f}"),
-            _cell(f"{s.grism_exptime / 1e3:.1f}"),
-            _cell(f"{s.ra:.5f}"),
-            _cell(f"{s.dec:+.5f}"),
-            _cell("–" if s.sources is None else s.sources),
-            _cell(s.fitted),
-            _cell(s.good),
+            _cell(s.exposures, sort=s.exposures),
+            _cell(f"{s.exptime / 1e3:.1f}", sort=f"{s.exptime:.1f}"),
+            _cell(f"{s.grism_exptime / 1e3:.1f}", sort=f"{s.grism_exptime:.1f}"),
+            _cell(html.escape(per_filter), "text"),
+            _cell(f"{s.ra:.5f}", sort=f"{s.ra:.6f}"),
+            _cell(f"{s.dec:+.5f}", sort=f"{s.dec:.6f}"),
+            _cell(
+                "–" if s.sources is None else s.sources, sort=-1 if s.sources is None else s.sources
+            ),
+            _cell(s.fitted, sort=s.fitted),
+            _cell(s.good, sort=s.good),
         ]
-        body.append(f'<tr id="{name}">{"".join(cells)}</tr>')
+        search = html.escape(" ".join([s.field, *s.programs]).lower())
+        body.append(f'<tr id="{name}" data-search="{search}">{"".join(cells)}</tr>')
     header_links = " ".join(
         f'<a href="{html.escape(url)}">{html.escape(label)}</a>' for label, url in links
     )
@@ -277,9 +386,13 @@ def render_index(
             f"sources, {good} good redshifts.</p>",
             f'<p class="links">{header_links}</p>' if header_links else "",
             f'<div class="map">{sky_map_svg(summaries)}</div>',
-            f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>",
+            '<p class="search"><label>Find a field: <input id="search" type="search" '
+            'placeholder="field name or program" autocomplete="off"></label> '
+            '<span id="shown"></span></p>',
+            f'<table class="fields">\n<thead><tr>{head}</tr></thead>\n<tbody>',
             *body,
             "</tbody>\n</table>",
+            f"<script>{SCRIPT}</script>",
             "</body>",
             "</html>",
             "",
@@ -307,11 +420,12 @@ def write_index(
     field_targets: Mapping[str, Sequence[str]] | None = None,
     links: Sequence[tuple[str, str | os.PathLike]] = (),
     title: str = "",
+    thumbnails: Mapping[str, str | os.PathLike] | None = None,
 ) -> list[FieldSummary]:
     """Write ``index_path``: ``fields`` of the fields table (all of it when empty), with counts
     from the combined catalogue; ``field_targets`` the products a field may link to
     (:func:`field_link`); ``links`` (label, path) for the header; every link made relative to
-    the page's folder."""
+    the page's folder; ``thumbnails`` field -> RGB image shown small in its row."""
     index_path = Path(index_path)
     folder = index_path.parent
     try:
@@ -328,6 +442,8 @@ def write_index(
     for summary in summaries:
         target = field_link(summary.field, (field_targets or {}).get(summary.field, []))
         summary.link = relative_url(target, folder) if target else None
+        image = (thumbnails or {}).get(summary.field)
+        summary.thumbnail = thumbnail_url(image) if image else None
     header = [(label, relative_url(path, folder)) for label, path in links]
     write_text(index_path, render_index(summaries, header, title))
     log.info("index page of %d fields -> %s", len(summaries), index_path)
