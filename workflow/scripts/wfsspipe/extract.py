@@ -204,6 +204,10 @@ def extract_field(
     global _GROUP
     started = time.monotonic()
     out_dir = Path(out_dir)
+    # grizli reads these inside its own working folder: relative paths would not resolve there.
+    contam_manifest, seg_file, catalog_file = (
+        Path(p).absolute() for p in (contam_manifest, seg_file, catalog_file)
+    )
     manifest = read_manifest(contam_manifest)
     contam_dir = Path(contam_manifest).parent
     catalog = Table.read(catalog_file)
@@ -352,5 +356,7 @@ def read_extract_table(path: str | os.PathLike):
 def extract_mem_mb(grism_exposures: int, threads: int = 1, attempt: int = 1) -> int:
     """The loaded models (~0.35 GB per padded full-frame grism exposure) plus what each forked
     worker writes to (its own copies of the pages it touches, plots)."""
+    from .resources import grow
+
     base = 1200 + 450 * max(grism_exposures, 1) + 500 * max(threads - 1, 0)
-    return int(base * (1 + 0.5 * (attempt - 1)))
+    return grow(base, attempt)

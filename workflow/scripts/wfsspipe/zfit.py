@@ -256,6 +256,7 @@ def fit_field(
     global _TEMPLATES
     started = time.monotonic()
     out_dir = Path(out_dir)
+    extract_table = Path(extract_table).absolute()  # read inside grizli's working folder
     extracted = read_extract_table(extract_table)
     extract_dir = Path(extract_table).parent
     chosen = extracted[extracted["status"] == "extracted"]
@@ -451,5 +452,7 @@ def quality(record: Mapping[str, Any], best_line_sn: float, settings: ZfitSettin
 def zfit_mem_mb(sources: int, threads: int = 1, attempt: int = 1) -> int:
     """The parent (templates) and one source's beams, fit and plots per worker: 1.4 GB summed
     over the process tree for 2 workers on the synthetic field (bench/RESULTS.md)."""
+    from .resources import grow
+
     base = 600 + 500 * max(min(threads, max(sources, 1)), 1)
-    return int(base * (1 + 0.5 * (attempt - 1)))
+    return grow(base, attempt)
