@@ -178,3 +178,22 @@ def test_config_hash_is_canonical():
     b = json.loads(json.dumps({"crds": {"context": "x"}, "zfit": a["zfit"]}))
     assert config_hash(a) == config_hash(b)
     assert config_hash(a) != config_hash({**a, "crds": {"context": "y"}})
+
+
+def test_contam_overview_has_a_row_per_grism_and_pa(tmp_path):
+    from PIL import Image
+
+    from wfsspipe.contam import _binned, _overview
+
+    image = np.arange(2048 * 2048, dtype=np.float32).reshape(2048, 2048)
+    binned = _binned(image)
+    assert binned.shape == (512, 512)
+    assert binned[0, 0] == pytest.approx(image[:4, :4].mean())
+    data = np.random.default_rng(1).normal(1.0, 0.1, (512, 512)).astype(np.float32)
+    panels = [("GR150R F150W PA 125: a", data, data * 0.9), ("GR150C F150W PA 215: b", data, data)]
+    _overview("f-00", panels, tmp_path / "two.png")
+    _overview("f-00", panels[:1], tmp_path / "one.png")
+    _overview("f-00", [], tmp_path / "none.png")
+    with Image.open(tmp_path / "two.png") as two, Image.open(tmp_path / "one.png") as one:
+        assert two.size[0] == one.size[0] and two.size[1] > 1.8 * one.size[1]
+    assert (tmp_path / "none.png").stat().st_size > 1000

@@ -24,7 +24,10 @@ One job per field (rule ``contam``), run inside :func:`wfsspipe.grizli_env.grizl
    mosaic WCS (so they overlay the mosaics in the web map), summed per grism element and
    position angle in ``{field}-{grism}-pa{PA}-{filter}_model.fits``, and a colour image per
    grism and PA, ``{field}_{grism}-pa{PA}_models_rgb.png`` (filters by wavelength: reddest in
-   red; one filter -> grey).
+   red; one filter -> grey). PA is the dispersion axis's (:func:`dispersion_pa`), the angle
+   grizli's 2D spectra are labelled with; the manifest keeps PA_V3 too.
+   The overview figure ``{field}_contam_models.png`` shows, for the first exposure of each
+   grism, filter and PA, the data, the model and data minus model, with colour bars (DN/s).
 7. **Extraction limit** (:func:`extraction_limit`): unless ``extract.mag_limit`` is set, the
    IR magnitude at which the catalogue's detection S/N falls to ``extract.limit.direct_snr``
    (a fit of log S/N against magnitude over the catalogue's faint half), made deeper by the
@@ -131,9 +134,17 @@ def grismflt_name(exposure_file: str) -> str:
     return exposure_file.replace("_rate.fits", GRISMFLT_SUFFIX)
 
 
-def position_angle(pa_v3: float) -> int:
-    """The PA label of an exposure: grizli groups grism exposures by ``round(PA_V3)``."""
-    return int(np.round(pa_v3)) % 360
+def position_angle(angle: float) -> int:
+    """An angle as a PA label: whole degrees in [0, 360)."""
+    return int(np.round(angle)) % 360
+
+
+def dispersion_pa(flt) -> int:
+    """The PA label of a grism exposure: its dispersion axis (degrees East of North), the angle
+    grizli labels spectra with (the ``PA`` of beams and stack panels). It is used for every
+    product here, so model images, the web map and the 2D spectra agree; GR150R and GR150C of
+    one pointing (one PA_V3) differ by about 90 degrees."""
+    return position_angle(flt.get_dispersion_PA(decimals=None))
 
 
 # --- Extraction limit ------------------------------------------------------------------------
@@ -235,6 +246,7 @@ def make_contam(
         )
     rows = []
     model_images: dict[tuple[str, int], dict[str, Path]] = {}
+    panels: list[tuple[str, np.ndarray, np.ndarray]] = []
     progress = Progress(log, "grism exposures modelled", len(grism))
     with folder_product(contam_dir) as work:
         with grizli_session(work, grizli, log_path) as session:
@@ -258,6 +270,7 @@ def make_contam(
                         threads,
                     )
                     rows += [_manifest_row(row, flt) for row, flt in zip(group, grp.FLTs)]
+                    panels += _overview_panels(group, grp)
                     images = _drizzle_models(
                         field_name, grp, group, filter_mosaics[filt.lower()], work
                     )
@@ -268,7 +281,7 @@ def make_contam(
                 del grp
                 progress.advance(filt, count=len(group))
             rgb = _model_rgbs(field_name, model_images, work, settings)
-            _overview(field_name, rgb, work / overview_name(field_name))
+            _overview(field_name, panels, work / overview_name(field_name))
         for leftover in work.glob("*.log"):
             leftover.unlink()
         manifest = _write_manifest(
@@ -359,7 +372,8 @@ def _manifest_row(row, flt) -> dict[str, Any]:
         "exposure": row["exposure"],
         "grism": row["element"],
         "filter": row["filter"],
-        "pa": position_angle(row["pa_v3"]),
+        "pa": dispersion_pa(flt),
+        "pa_v3": float(row["pa_v3"]),
         "exptime": float(row["exptime"]),
         "grismflt": grismflt_name(row["file"]),
         "modelled_sources": len(getattr(flt, "object_dispersers", {}) or {}),
@@ -379,13 +393,10 @@ def _drizzle_models(field_name, grp, group, ref_file, out: Path) -> dict[tuple[s
     output_wcs.pixel_shape = (header["NAXIS1"], header["NAXIS2"])
     output_wcs.pscale = utils.get_wcs_pscale(output_wcs)  # grizli's drizzle reads it
     written = {}
-    keys = sorted({(r["element"], position_angle(r["pa_v3"])) for r in group})
+    angles = [dispersion_pa(flt) for flt in grp.FLTs]
+    keys = sorted({(r["element"], angles[i]) for i, r in enumerate(group)})
     for grism, pa in keys:
-        members = [
-            i
-            for i, r in enumerate(group)
-            if r["element"] == grism and position_angle(r["pa_v3"]) == pa
-        ]
+        members = [i for i, r in enumerate(group) if r["element"] == grism and angles[i] == pa]
         models, weights, wcs_list = [], [], []
         for i in members:
             flt = grp.FLTs[i]
@@ -405,7 +416,7 @@ def _drizzle_models(field_name, grp, group, ref_file, out: Path) -> dict[tuple[s
         image_header = output_wcs.to_header()
         image_header["GRISM"] = (grism, "grism element")
         image_header["FILTER"] = (filt, "blocking filter")
-        image_header["PA"] = (pa, "position angle (PA_V3, deg)")
+        image_header["PA"] = (pa, "PA of the dispersion axis (deg E of N), as grizli's")
         image_header["NEXP"] = (len(members), "grism exposures drizzled")
         image_header["BUNIT"] = ("DN/s", "contamination model")
         with atomic_path(out / name) as tmp:
@@ -448,28 +459,66 @@ def _model_rgbs(field_name, model_images, out: Path, settings: ContamSettings):
     return rgb
 
 
-def _overview(field_name: str, rgb: Mapping[str, str], path: Path) -> None:
-    """The model colour images side by side (downsampled), or a note that there are none."""
+OVERVIEW_PIXELS = 512  # panels are block means down to about this size
+
+
+def _overview_panels(group, grp) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(label, data, model) of the first exposure of each grism and PA of one filter, binned
+    for the overview figure."""
+    panels, seen = [], set()
+    for row, flt in zip(group, grp.FLTs):
+        key = (row["element"], dispersion_pa(flt))
+        if key in seen:
+            continue
+        seen.add(key)
+        data = np.asarray(flt.grism.data["SCI"], dtype=np.float32)
+        model = np.asarray(flt.model, dtype=np.float32)
+        label = f"{row['element']} {row['filter']} PA {key[1]:03d}: {row['file']}"
+        panels.append((label, _binned(data), _binned(model)))
+    return panels
+
+
+def _binned(image: np.ndarray) -> np.ndarray:
+    factor = max(1, min(image.shape) // OVERVIEW_PIXELS)
+    ny, nx = (image.shape[0] // factor) * factor, (image.shape[1] // factor) * factor
+    trimmed = np.nan_to_num(image[:ny, :nx])
+    return trimmed.reshape(ny // factor, factor, nx // factor, factor).mean(axis=(1, 3))
+
+
+def _overview(field_name: str, panels, path: Path) -> None:
+    """Data, model and residual of each (grism, filter, PA), one row each, with colour bars;
+    or a note that there are no grism exposures."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib import image as mpl_image
 
-    count = max(len(rgb), 1)
-    fig, axes = plt.subplots(1, count, figsize=(4 * count, 4.3), squeeze=False)
-    for ax, (label, name) in zip(axes[0], sorted(rgb.items())):
-        image = mpl_image.imread(path.parent / name)
-        step = max(1, image.shape[0] // 800)
-        ax.imshow(image[::step, ::step])
-        ax.set_title(f"{field_name} {label}", fontsize=9)
-    if not rgb:
+    rows = max(len(panels), 1)
+    fig, axes = plt.subplots(rows, 3, figsize=(11, 3.6 * rows), squeeze=False, layout="constrained")
+    for row_axes, (label, data, model) in zip(axes, panels):
+        low, high = np.percentile(data, [1, 99.5])
+        residual = data - model
+        spread = float(np.percentile(np.abs(residual), 99)) or 1.0
+        for ax, image, title, limits, cmap in (
+            (row_axes[0], data, "data", (low, high), "viridis"),
+            (row_axes[1], model, "model", (low, high), "viridis"),
+            (row_axes[2], residual, "data - model", (-spread, spread), "RdBu_r"),
+        ):
+            shown = ax.imshow(image, origin="lower", cmap=cmap, vmin=limits[0], vmax=limits[1])
+            ax.set_title(title, fontsize=9)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if title != "data":  # data and model share the first colour bar
+                bar = fig.colorbar(shown, ax=row_axes[:2] if title == "model" else ax, shrink=0.8)
+                bar.set_label("DN/s", fontsize=8)
+        row_axes[0].set_ylabel(label, fontsize=8)
+    if not panels:
         axes[0][0].text(0.5, 0.5, f"{field_name}: no grism exposures", ha="center", va="center")
-    for ax in axes[0]:
-        ax.set_axis_off()
-    fig.tight_layout()
+        for ax in axes[0]:
+            ax.set_axis_off()
+    fig.suptitle(f"{field_name}: grism data, contamination model and residual", fontsize=10)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100)
+        fig.savefig(tmp, dpi=90)
     plt.close(fig)
 
 
@@ -483,6 +532,7 @@ def _write_manifest(field_name, rows, rgb, mag_limit, limit_record, filter_mosai
         "grism",
         "filter",
         "pa",
+        "pa_v3",
         "exptime",
         "grismflt",
         "modelled_sources",
@@ -491,7 +541,7 @@ def _write_manifest(field_name, rows, rgb, mag_limit, limit_record, filter_mosai
     table = (
         Table(rows=rows, names=names)
         if rows
-        else Table(names=names, dtype=[str, str, str, int, float, str, int, float])
+        else Table(names=names, dtype=[str, str, str, int, float, float, str, int, float])
     )
     reference = next(iter(filter_mosaics.values()), None)
     table.meta.update(
@@ -526,5 +576,7 @@ def read_manifest(path: str | os.PathLike):
 def contam_mem_mb(grism_exposures: int, threads: int = 1, attempt: int = 1) -> int:
     """Memory of a contam job: GroupFLT keeps each padded grism exposure, its blotted reference,
     segmentation and model (~0.5 GB each at full frame); workers copy them."""
+    from .resources import grow
+
     base = 1500 + 600 * max(grism_exposures, 1) + 400 * max(threads - 1, 0)
-    return int(base * (1 + 0.5 * (attempt - 1)))
+    return grow(base, attempt)
