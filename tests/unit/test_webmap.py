@@ -40,6 +40,13 @@ def field(tmp_path_factory):
     return inputs, out, manifest
 
 
+def neighbour_correlation(image: np.ndarray) -> float:
+    """Correlation of horizontally adjacent pixels: ~0 for independent noise, near 1 for an
+    image resampled up from a smaller one."""
+    left, right = image[:, :-1].ravel(), image[:, 1:].ravel()
+    return float(np.corrcoef(left, right)[0, 1])
+
+
 def read_marker(out: Path, source: int) -> list[str]:
     return cbor2.loads((out / "catalog_assets" / "redshifts" / f"{source}.cbor").read_bytes())["v"]
 
@@ -77,10 +84,15 @@ def test_every_layer_has_tiles_on_the_mosaic_grid(field):
         assert len(tiles) == 9, layer
         assert Image.open(tiles[0]).size == (256, 256)
     assert "layers: [RGB, redshifts]" in script  # markers shown when the page opens
-    # the RGB layer was resampled from 300 x 260 onto the grid: a source's white disk is on the
-    # native-zoom tile at its mosaic pixel (x 150, y 120: tile column 0, row 3 - 0 = 3 - 120//256)
-    tile = np.asarray(Image.open(out / "RGB" / "2" / "3" / "0.png").convert("RGB"))
-    assert tile[255 - 120, 150].min() > 200 and tile[255 - 200, 40].max() < 100
+    # The RGB layer is made from the filter mosaics at their resolution: a source is on the
+    # native-zoom tile at its mosaic pixel (x 150, y 120: tile column 0, row 3 - 0 = 3 - 120//256),
+    # bright but not clipped (its peak is 100 sigma), on a dark sky; and the sky keeps the
+    # mosaics' pixel-to-pixel noise, which a resampled smaller image would have smoothed away.
+    tile = np.asarray(Image.open(out / "RGB" / "2" / "3" / "0.png").convert("RGB")).astype(float)
+    sky = tile[255 - 240 : 255 - 160, 20:120]
+    assert 100 < tile[255 - 120, 150].max() < 250 and np.median(sky) < 40
+    assert tile[255 - 120, 150].max() > tile[255 - 123, 150].max() + 10  # not flat: a core
+    assert neighbour_correlation(sky.mean(axis=2)) < 0.3
 
 
 def test_catalogue_markers_carry_the_redshift_fit_and_plot_links(field):

@@ -6,12 +6,15 @@ One job per field (rule ``fitsmap``) writes ``{fields_dir}/{field}/fitsmap/`` (:
     FITSMap's page (fitsmap 0.11.1, ``cartographer.chart``), rewritten to load its JavaScript and
     CSS from ``vendor/`` (:func:`localize_page`).
 image layers, one tile folder each (``{layer}/{z}/{y}/{x}.png``)
-    ``RGB`` (``Mosaic/{field}_rgb.png``), one per direct filter (``F150W``...:
+    ``RGB``, made here at the mosaics' full resolution from the filter mosaics
+    (:func:`full_resolution_rgb`: reddest filter in red, bluest in blue, an asinh stretch that
+    keeps galaxy cores from saturating), one per direct filter (``F150W``...:
     ``Mosaic/{field}-{filter}_drz_sci.fits``, stretched with ``fitsmap.norm``) and one per grism
     model RGB image listed by the contamination stage (``Contam/{field}_contam.ecsv``, meta
-    ``model_rgb``; e.g. ``GR150R_PA_036_model``). Every layer is put on the mosaic pixel grid
-    (``Mosaic/{field}-ir_drz_sci.fits``): a PNG of another size is resampled onto it (grizli's
-    ``field_rgb`` draws the field RGB at 800 pixels), so the layers and markers line up.
+    ``model_rgb``; e.g. ``GR150R_PA_125_model``). Every layer is on the mosaic pixel grid
+    (``Mosaic/{field}-ir_drz_sci.fits``; a PNG of another size is resampled onto it), so the
+    layers and markers line up. The layer names are the map's layer control; no label is drawn
+    into an image.
 catalogue layer ``redshifts`` (``redshifts/{z}/{y}/{x}.pbf``, ``catalog_assets/redshifts/{id}.cbor``)
     one marker per row of ``Redshifts/{field}_redshifts.fits``: redshift and its 68% interval,
     fit quality, the lines with S/N >= ``fitsmap.line_sn_min`` (flux, error, S/N) and links to
@@ -275,7 +278,7 @@ class MapInputs:
     """The products of the upstream stages that a field's map is made of."""
 
     field: str
-    rgb: Path  # Mosaic/{field}_rgb.png
+    rgb: Path  # Mosaic/{field}_rgb.png: grizli's (800 px; the index page's thumbnail)
     grid: Path  # Mosaic/{field}-ir_drz_sci.fits: the pixel grid and WCS of every layer
     filter_mosaics: Mapping[str, Path]  # {filter (lower case): Mosaic/{field}-{filter}_drz_sci}
     contam: Path  # Contam/{field}_contam.ecsv (meta model_rgb)
@@ -573,6 +576,46 @@ def tile_layer(source: str, out_dir: str, min_zoom: int, norm: Mapping[str, Any]
     return name
 
 
+RGB_Q = 8.0  # asinh softening (Lupton et al. 2004): linear below ~stretch, logarithmic above
+RGB_STRETCH_SIGMA = 8.0  # the linear range: this many times the sky noise of the stacked image
+
+
+def full_resolution_rgb(filter_mosaics: Mapping[str, Path], target: Path) -> tuple[int, int]:
+    """An RGB PNG of the filter mosaics at their own resolution; returns its (ny, nx).
+
+    Channels by wavelength (reddest red, bluest blue, the middle one or the mean of the two
+    green), each divided by its sky noise so every filter's noise looks alike; then the Lupton
+    asinh stretch of the summed intensity, which keeps the colours of bright cores instead of
+    clipping them white: a pixel saturates only at about ``sinh(Q)/Q`` (186) times the linear
+    range. FITS row 0 is the image's bottom, as FITSMap tiles PNGs from the top: flipped.
+    """
+    from astropy.io import fits
+    from astropy.visualization import make_lupton_rgb
+    from PIL import Image
+
+    order = sorted(filter_mosaics, key=lambda f: int(re.sub(r"\D", "", f) or 0))
+    images = {}
+    for filt in order:
+        data = np.nan_to_num(fits.getdata(filter_mosaics[filt]).astype(np.float32))
+        images[filt] = data / max(_sky_sigma(data), 1e-30)
+    red, blue = images[order[-1]], images[order[0]]
+    green = images[order[len(order) // 2]] if len(order) > 2 else 0.5 * (red + blue)
+    intensity_sigma = _sky_sigma((red + green + blue) / 3.0)
+    rgb = make_lupton_rgb(red, green, blue, minimum=-1.0 * intensity_sigma,
+                          stretch=RGB_STRETCH_SIGMA * intensity_sigma, Q=RGB_Q)  # fmt: skip
+    Image.fromarray(np.ascontiguousarray(rgb[::-1])).save(target, compress_level=3)
+    return rgb.shape[:2]
+
+
+def _sky_sigma(data: np.ndarray) -> float:
+    """Robust noise of the pixels with data (MAD of a subsample)."""
+    values = data[data != 0].ravel()[:: max(1, data.size // 2_000_000)]
+    if values.size == 0:
+        return 1.0
+    median = np.median(values)
+    return float(1.4826 * np.median(np.abs(values - median))) or float(np.std(values)) or 1.0
+
+
 def _stage_png(source: Path, target: Path, shape: tuple[int, int]) -> None:
     """``source`` as ``target`` on the mosaic grid (ny, nx): linked if it is, else resampled."""
     from PIL import Image
@@ -750,7 +793,7 @@ def build_map(
         # The layer names come from the file names: stage each source under its layer's name.
         sources = []
         rgb = work / f"{RGB_LAYER}.png"
-        _stage_png(inputs.rgb, rgb, shape)
+        full_resolution_rgb(inputs.filter_mosaics, rgb)
         sources.append(rgb)
         for filt in sorted(inputs.filter_mosaics):
             link = work / f"{layer_name(filt.upper())}.fits"
