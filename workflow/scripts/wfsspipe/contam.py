@@ -473,7 +473,9 @@ def _overview_panels(group, grp) -> list[tuple[str, np.ndarray, np.ndarray]]:
         seen.add(key)
         data = np.asarray(flt.grism.data["SCI"], dtype=np.float32)
         model = np.asarray(flt.model, dtype=np.float32)
-        label = f"{row['element']} {row['filter']} PA {key[1]:03d}: {row['file']}"
+        label = (
+            f"{row['element']} {row['filter']} PA {key[1]:03d} ({row['file'].split('_rate')[0]})"
+        )
         panels.append((label, _binned(data), _binned(model)))
     return panels
 
@@ -505,13 +507,12 @@ def _overview(field_name: str, panels, path: Path) -> None:
             (row_axes[2], residual, "data - model", (-spread, spread), "RdBu_r"),
         ):
             shown = ax.imshow(image, origin="lower", cmap=cmap, vmin=limits[0], vmax=limits[1])
-            ax.set_title(title, fontsize=9)
+            ax.set_title(f"{label}\n{title}" if title == "data" else f"\n{title}", fontsize=8)
             ax.set_xticks([])
             ax.set_yticks([])
             if title != "data":  # data and model share the first colour bar
                 bar = fig.colorbar(shown, ax=row_axes[:2] if title == "model" else ax, shrink=0.8)
                 bar.set_label("DN/s", fontsize=8)
-        row_axes[0].set_ylabel(label, fontsize=8)
     if not panels:
         axes[0][0].text(0.5, 0.5, f"{field_name}: no grism exposures", ha="center", va="center")
         for ax in axes[0]:
