@@ -90,7 +90,7 @@ def test_build_time_size_and_layout(cache):
     assert info["operational_context"] == context and info["force_remote_mode"] is False
     assert (root / "config/jwst/ref_cache_subdir_mode").read_text() == "instrument"
     refs = sorted(p.name for p in (root / "references/jwst/niriss").iterdir())
-    assert len(refs) == 23  # 14 single + 3 flats + 6 WFSS backgrounds
+    assert len(refs) == 25  # 14 single + 2 step parameters + 3 flats + 6 WFSS backgrounds
     assert "jwst_niriss_distortion_9000.asdf" in refs
     assert not list(root.rglob(".tmp-*"))
 
@@ -170,7 +170,7 @@ def test_best_references_resolve_offline(cache, exp_type, filt, pupil, expected)
         "specwcs",
         "camera",
         "pars-detector1pipeline",
-        "pars-jumpstep",
+        "pars-rampfitstep",
     ]
     types = detector_types + na_types + ["distortion", "filteroffset", *expected]
     refs = crds.getreferences(
@@ -188,6 +188,31 @@ def test_best_references_resolve_offline(cache, exp_type, filt, pupil, expected)
             assert Path(refs[reftype]).name == name
     for reftype in na_types:
         assert "N/A" in refs[reftype].upper()
+
+
+def test_step_parameter_files_are_what_stpipe_reads(cache):
+    """pars-jumpstep resolves for imaging and WFSS; stpipe's own loader gives the non-default
+    value, and merging it under a caller's parameter keeps the caller's."""
+    import crds
+    from stpipe import config_parser
+
+    for exp_type, filt in (("NIS_IMAGE", "CLEAR"), ("NIS_WFSS", "GR150C")):
+        refs = crds.getreferences(
+            _base_parameters(exp_type, filt, "F150W"),
+            reftypes=["pars-jumpstep", "pars-chargemigrationstep"],
+            observatory="jwst",
+        )
+        assert Path(refs["pars-jumpstep"]).name == "jwst_niriss_pars-jumpstep_9000.asdf"
+    pars = config_parser.load_config_file(refs["pars-jumpstep"])
+    assert pars["class"] == "jwst.jump.jump_step.JumpStep" and pars["name"] == "jump"
+    value = crdscache.PARS_JUMP_THREE_GROUP_THRESHOLD
+    assert pars["three_group_rejection_threshold"] == value != 6.0  # jwst's default is 6.0
+    from jwst.jump import JumpStep
+
+    step = JumpStep.from_config_section(pars)
+    assert step.three_group_rejection_threshold == value and step.rejection_threshold == 4.0
+    charge = config_parser.load_config_file(refs["pars-chargemigrationstep"])
+    assert charge["signal_threshold"] == 25000.0 and "skip" not in charge
 
 
 def test_unsupported_modes_fail_clearly(cache):

@@ -11,12 +11,14 @@ from snakemake.exceptions import WorkflowError
 from wfsspipe.configcheck import ConfigError, check_config
 from wfsspipe.crdssync import job_environment
 from wfsspipe.crdssync import stage1_reference_mb as _stage1_reference_mb
+from wfsspipe.crdssync import stage1_reference_mb as _stage1_reference_mb
 from wfsspipe.fieldtable import FieldTable, FieldTableError, FieldTableMissing
 from wfsspipe.fieldtable import load_field_table
 from wfsspipe.products import EXPOSURE_PATTERN, FIELD_PATTERN
 from wfsspipe.products import absolute_prefix_pattern, rule_fields_dir
 from wfsspipe.resources import FieldFacts, field_facts, grow
 from wfsspipe.resources import stage1_mem_mb as _stage1_mem_mb
+from wfsspipe.resources import grow as _grow
 from wfsspipe.resources import grow as _grow
 
 # The config before anything reads it (the Snakefile's validation): one short line per bad key,
@@ -120,6 +122,20 @@ def crds_sync_record(field="{field}"):
 def crds_ready(wildcards):
     """What a job needs before CRDS can answer offline: the field's sync, when syncing is on."""
     return [crds_sync_record(wildcards.field)] if config["crds"]["sync"] else []
+
+
+def crds_sync_uncals(wildcards):
+    """The field's UNCAL files: the sync reads each one's CRDS parameters from its header."""
+    require_fields()
+    return [uncal_path(wildcards.field, e) for e in FIELDS.exposures(wildcards.field)]
+
+
+def stage1_mem_with_references_mb(wildcards, input, attempt):
+    """stage1_mem_mb plus what the exposure's dark costs, from the field's CRDS sync record
+    (not there yet: Snakemake evaluates this again once it is)."""
+    record = input.crds[0] if input.crds else None
+    extra = _stage1_reference_mb(record, wildcards.exposure)
+    return stage1_mem_mb(wildcards, input, attempt) + _grow(extra, attempt, minimum=0)
 
 
 def crds_sync_uncals(wildcards):

@@ -7,6 +7,8 @@ localrules:
 
 
 rule crds_sync:
+    input:
+        uncals=crds_sync_uncals,
     output:
         product(crds_sync_record()),
     log:
@@ -17,8 +19,8 @@ rule crds_sync:
         mem_mb=1024,
         runtime=120,
     params:
-        exposures=field_exposure_rows,
         crds=config["crds"],
+        stage1=config["stage1"],  # the Detector1 steps that run decide the reference types
     script:
         "../scripts/crds_sync.py"
 
@@ -37,7 +39,7 @@ rule stage1:
         "../envs/jwst.yaml"
     threads: 1
     resources:
-        mem_mb=stage1_mem_mb,  # grows with the UNCAL size and the attempt
+        mem_mb=stage1_mem_with_references_mb,  # UNCAL size, dark size, attempt
         runtime=60,
     params:
         crds=crds_settings(),

@@ -1,13 +1,27 @@
-"""Snakemake script of rule crds_sync: fetch a field's CRDS references on the submit host."""
+"""Snakemake script of rule crds_sync: fetch and verify a field's CRDS files on the submit host."""
 
-from wfsspipe.crdssync import sync_references, write_sync_record
-from wfsspipe.logs import job_logging
+import os
+
+from wfsspipe.crdssync import CrdsSyncError, sync_environment, sync_exposures, write_sync_record
 
 snakemake = globals()["snakemake"]  # injected by Snakemake
+crds = snakemake.params.crds
+# Before crds is imported (job_logging imports stpipe, which imports crds): crds reads them then.
+os.environ.update(sync_environment(crds["path"], crds["context"], crds["server_url"]))
 
-with job_logging(snakemake.log[0], "crds_sync"):
-    crds = snakemake.params.crds
-    found = sync_references(
-        snakemake.params.exposures, crds["path"], crds["context"], crds["server_url"]
-    )
-    write_sync_record(snakemake.output[0], found, crds["context"])
+from wfsspipe.logs import job_logging  # noqa: E402
+from wfsspipe.stage1_job import Stage1Settings  # noqa: E402
+
+with job_logging(snakemake.log[0], "crds_sync", snakemake.wildcards, stpipe=True) as log:
+    try:
+        record = sync_exposures(
+            snakemake.input.uncals,
+            crds["path"],
+            crds["context"],
+            crds["server_url"],
+            Stage1Settings.from_config(snakemake.params.stage1).step_parameters(),
+        )
+    except CrdsSyncError as error:
+        log.error("%s", error)
+        raise SystemExit(1) from None
+    write_sync_record(snakemake.output[0], record)

@@ -33,6 +33,8 @@ CRDS facts (crds 14.0.3, jwst 1.19.2, stpipe; read in their sources and verified
   for ``pars-<step class>`` of every sub-step (stpipe tolerates those missing, but CRDS logs an
   ERROR each). So the imap lists every type of every jwst step (found through
   ``jwst.stpipe.integration.get_steps``) and the NIRISS types; those not built are ``'N/A'``.
+  :data:`PARS_FILES` (jump, charge_migration) are built, as real NIRISS contexts have them;
+  ``Step.call`` merges them under the caller's own parameters.
 * Reference pixels must be REFERENCE_PIXEL *without* DO_NOT_USE in the MASK: jwst refpix and
   columnjump both skip reference pixels that are DO_NOT_USE (all flagged: refpix does nothing,
   columnjump crashes on an empty array).
@@ -147,8 +149,26 @@ _DETECTOR_TYPES = (
     "trappars",
     "persat",
 )
+# Step-parameter references (``pars-<step class>``) of Detector1 steps, as real NIRISS contexts
+# have them: (step class, step name, parameters). jump's three-group threshold is not jwst's
+# default (6.0), so a test can see the file reach Stage 1 (stpipe logs the step's parameters); it
+# does not act on our ramps (>= 7 groups). charge_migration's file holds its default threshold.
+PARS_JUMP_THREE_GROUP_THRESHOLD = 7.5
+PARS_FILES = {
+    "pars-jumpstep": (
+        "jwst.jump.jump_step.JumpStep",
+        "jump",
+        {"three_group_rejection_threshold": PARS_JUMP_THREE_GROUP_THRESHOLD},
+    ),
+    "pars-chargemigrationstep": (
+        "jwst.charge_migration.charge_migration_step.ChargeMigrationStep",
+        "charge_migration",
+        {"signal_threshold": 25000.0},
+    ),
+}
 _FILE_SERIALS = {  # (reftype, variant) -> serial of the reference file name
     **{(t, None): CONTEXT_SERIAL for t in (*_DETECTOR_TYPES, "dark", "photom", "area")},
+    **{(t, None): CONTEXT_SERIAL for t in PARS_FILES},
     ("distortion", None): CONTEXT_SERIAL,
     ("filteroffset", None): CONTEXT_SERIAL,
     **{("flat", f): CONTEXT_SERIAL + 1 + i for i, f in enumerate(BLOCKING_FILTERS)},
@@ -157,7 +177,7 @@ _FILE_SERIALS = {  # (reftype, variant) -> serial of the reference file name
         for i, (g, f) in enumerate((g, f) for g in GRISMS for f in BLOCKING_FILTERS)
     },
 }
-_ASDF_TYPES = ("distortion", "filteroffset")
+_ASDF_TYPES = ("distortion", "filteroffset", *PARS_FILES)
 _STREAMS = {
     name: i
     for i, name in enumerate(
@@ -369,6 +389,8 @@ def _rules(filters: Sequence[str]) -> dict[str, tuple[tuple[str, ...], list[tupl
         [((imaging_wfss,), reference_name("filteroffset"))],
     )
     bkg_keys = ("META.EXPOSURE.TYPE", "META.INSTRUMENT.FILTER", "META.INSTRUMENT.PUPIL")
+    for reftype in PARS_FILES:
+        rules[reftype] = (("META.EXPOSURE.TYPE",), [((imaging_wfss,), reference_name(reftype))])
     bkg_rules = [(("NIS_IMAGE", "CLEAR", "|".join(filters)), "N/A")]
     bkg_rules += [
         (("NIS_WFSS", g, p), reference_name("bkg", p, g)) for g in GRISMS for p in filters
@@ -767,6 +789,30 @@ def _reference_writers(det: _Detector, filters: Sequence[str], dark_ngroups: int
         )
         _write_asdf_reference(model, path)
 
+    def pars_writer(reftype):
+        def pars(path):
+            from stpipe.config import StepConfig
+
+            class_name, step_name, parameters = PARS_FILES[reftype]
+            step_config = StepConfig(class_name, step_name, dict(parameters), [])
+            with step_config.to_asdf(include_metadata=True) as tree_file:
+                tree_file.tree["meta"].update(
+                    author="wfsspipe synthetic CRDS cache",
+                    date=USEAFTER_ISO,  # deterministic content
+                    description=f"Synthetic NIRISS parameters of {class_name}",
+                    instrument={"name": "NIRISS"},
+                    origin="wfsspipe",
+                    pedigree="SIMULATION",
+                    reftype=reftype.upper(),
+                    telescope="JWST",
+                    useafter=USEAFTER_ISO,
+                    exposure={"type": "NIS_IMAGE|NIS_WFSS|"},
+                )
+                with atomic_path(path) as tmp:
+                    tree_file.write_to(tmp)
+
+        return pars
+
     single = [
         superbias,
         saturation,
@@ -786,6 +832,7 @@ def _reference_writers(det: _Detector, filters: Sequence[str], dark_ngroups: int
     writers: list[tuple[str, str | None, str | None, Callable[[Path], None]]] = [
         (writer.__name__, None, None, writer) for writer in single
     ]
+    writers += [(reftype, None, None, pars_writer(reftype)) for reftype in PARS_FILES]
     writers += [("flat", p, None, flat_writer(p)) for p in filters]
     writers += [("bkg", p, g, bkg_writer(g, p)) for g in GRISMS for p in filters]
     return writers

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 PROGRAM = "09999"  # not a real JWST program: synthetic names can never collide with MAST's
 PROPOSAL_ID = "9999"
 MANIFEST = "manifest.json"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: the CRDS context has pars-* files (a reused older field is rebuilt)
 # Dither of the second direct image (arcsec along detector x, y): a few pixels, as in APT.
 DITHER_ARCSEC = (0.46, 0.33)
 
