@@ -139,43 +139,19 @@ def compute_fields(
     return table.reset_index(drop=True), naming.registry, report
 
 
-class SkyPlotter:
-    """Draws the sky plot in a forked helper process that imports matplotlib while this one reads
-    and groups the exposures (matplotlib's import and the drawing are a third of a run)."""
-
-    def __init__(self):
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
-        self.pool.submit(_import_matplotlib)
-
-    def plot(self, table: pd.DataFrame, path: Path) -> None:
-        columns = table[["field", "s_ra", "s_dec", "proposal_id", "obs_id"]]
-        self.pool.submit(plot_fields, columns, path).result()
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _import_matplotlib() -> None:
-    import matplotlib.backends.backend_agg
-    import matplotlib.figure  # noqa: F401
-
-
 def write_outputs(
     table: pd.DataFrame,
     registry: dict,
     output_dir: Path,
-    plotter: SkyPlotter | None,
+    plot: bool,
     rejected: pd.DataFrame,
 ) -> None:
     from .naming import save_registry
 
     output_dir.mkdir(parents=True, exist_ok=True)
-    if plotter:
+    if plot:
         with atomic_path(output_dir / SKY_PLOT) as tmp:
-            plotter.plot(table, tmp)
+            plot_fields(table, tmp)
     with atomic_path(output_dir / REJECTED_CSV) as tmp:
         rejected.to_csv(tmp, index=False)
     with atomic_path(output_dir / FIELDS_CSV) as tmp:
@@ -270,7 +246,6 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.WARNING if args.quiet else logging.INFO,
         format="%(levelname)s: %(message)s",
     )
-    plotter = None if args.no_plot else SkyPlotter()  # before the heavy imports: a cheap fork
     from .naming import RegistryError, load_registry
     from .table import (
         MALFORMED,
@@ -332,14 +307,11 @@ def main(argv: list[str] | None = None) -> int:
             )
         table, registry, report = compute_fields(exposures, args.separation, registry)
         validate_fields_table(table)
-        write_outputs(table, registry, args.output_dir, plotter, rejected)
+        write_outputs(table, registry, args.output_dir, not args.no_plot, rejected)
     except (FieldsError, TableError, RegistryError) as error:
         print(f"computeFields: error: {error}", file=sys.stderr)
         print("computeFields: nothing was written.", file=sys.stderr)
         return 2
-    finally:
-        if plotter:
-            plotter.close()
     if not args.quiet:
         print(summary(table, report))
         for line in rejection_summary(rejected):
