@@ -1,15 +1,21 @@
 #!/usr/bin/env python
 """Time `snakemake -n` over a generated table of many fields and exposures.
 
-    .venv/bin/python bench/dryrun.py [--fields 300] [--per-field 20] [--repeat 3]
+    .venv/bin/python bench/dryrun.py [--fields 300] [--per-field 20] [--repeat 3] [--profile OUT]
+                                     [--workflow DIR]
 
 The table is made by `make_table` (a valid fields.csv: real-looking names, URIs and footprints),
-so the benchmark measures the workflow's start-up and DAG building, not computeFields.
+so the benchmark measures the workflow's start-up and DAG building, not computeFields. Each run
+is timed under `/usr/bin/time -v` (wall and peak RSS of the snakemake process). `--profile OUT`
+runs it once more under cProfile and writes the statistics to OUT (read them with pstats).
+`--workflow DIR` times another checkout of the workflow (e.g. `git archive HEAD` unpacked in a
+temporary folder) with this environment, for a before/after comparison on the same machine load.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import statistics
 import subprocess
 import sys
@@ -59,6 +65,8 @@ def main() -> None:
     parser.add_argument("--fields", type=int, default=300)
     parser.add_argument("--per-field", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--profile", help="write cProfile statistics of one more run here")
+    parser.add_argument("--workflow", type=Path, default=ROOT, help="checkout to time")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         table = Path(folder) / "fields.csv"
@@ -68,24 +76,36 @@ def main() -> None:
             "-n",
             "-q",
             "--snakefile",
-            str(ROOT / "workflow" / "Snakefile"),
+            str(args.workflow / "workflow" / "Snakefile"),
             "--directory",
-            str(ROOT),
+            str(args.workflow),
             "--config",
             f"fields_csv={table}",
             f"fields_dir={folder}/FIELDS",
         ]
-        times = []
+        times, peaks, cpus = [], [], []
         for _ in range(args.repeat):
             start = time.perf_counter()
-            result = subprocess.run(command, capture_output=True, text=True)
+            result = subprocess.run(
+                ["/usr/bin/time", "-v", *command], capture_output=True, text=True
+            )
             times.append(time.perf_counter() - start)
             if result.returncode:
                 sys.exit(result.stderr[-2000:])
+            peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", result.stderr)
+            peaks.append(int(peak.group(1)) / 1024 if peak else float("nan"))
+            cpu = re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", result.stderr)
+            cpus.append(sum(float(c) for c in cpu))
         jobs = [line for line in result.stdout.splitlines() if line.strip().startswith("total")]
+        if args.profile:
+            profiled = [sys.executable, "-m", "cProfile", "-o", args.profile, *command]
+            subprocess.run(profiled, capture_output=True, text=True, check=True)
     print(
-        f"{args.fields} fields, {args.fields * args.per_field} exposures: snakemake -n median {statistics.median(times):.1f} s "
-        f"(runs: {', '.join(f'{t:.1f}' for t in times)}) {jobs[0].strip() if jobs else ''}"
+        f"{args.fields} fields, {args.fields * args.per_field} exposures: snakemake -n median "
+        f"{statistics.median(times):.1f} s (runs: {', '.join(f'{t:.1f}' for t in times)}), "
+        f"peak RSS median {statistics.median(peaks):.0f} MB "
+        f"(runs: {', '.join(f'{m:.0f}' for m in peaks)}), CPU (user + system) median "
+        f"{statistics.median(cpus):.1f} s {jobs[0].strip() if jobs else ''}"
     )
 
 

@@ -11,14 +11,12 @@ from snakemake.exceptions import WorkflowError
 from wfsspipe.configcheck import ConfigError, check_config
 from wfsspipe.crdssync import job_environment
 from wfsspipe.crdssync import stage1_reference_mb as _stage1_reference_mb
-from wfsspipe.crdssync import stage1_reference_mb as _stage1_reference_mb
 from wfsspipe.fieldtable import FieldTable, FieldTableError, FieldTableMissing
 from wfsspipe.fieldtable import load_field_table
 from wfsspipe.products import EXPOSURE_PATTERN, FIELD_PATTERN
 from wfsspipe.products import absolute_prefix_pattern, rule_fields_dir
 from wfsspipe.resources import FieldFacts, field_facts, grow
 from wfsspipe.resources import stage1_mem_mb as _stage1_mem_mb
-from wfsspipe.resources import grow as _grow
 from wfsspipe.resources import grow as _grow
 
 # The config before anything reads it (the Snakefile's validation): one short line per bad key,
@@ -138,20 +136,6 @@ def stage1_mem_with_references_mb(wildcards, input, attempt):
     return stage1_mem_mb(wildcards, input, attempt) + _grow(extra, attempt, minimum=0)
 
 
-def crds_sync_uncals(wildcards):
-    """The field's UNCAL files: the sync reads each one's CRDS parameters from its header."""
-    require_fields()
-    return [uncal_path(wildcards.field, e) for e in FIELDS.exposures(wildcards.field)]
-
-
-def stage1_mem_with_references_mb(wildcards, input, attempt):
-    """stage1_mem_mb plus what the exposure's dark costs, from the field's CRDS sync record
-    (not there yet: Snakemake evaluates this again once it is)."""
-    record = input.crds[0] if input.crds else None
-    extra = _stage1_reference_mb(record, wildcards.exposure)
-    return stage1_mem_mb(wildcards, input, attempt) + _grow(extra, attempt, minimum=0)
-
-
 def field_exposure_rows(wildcards):
     """The field's exposures as dicts (CRDS matches references on their filter, pupil, time)."""
     return [FIELDS.row(wildcards.field, e) for e in FIELDS.exposures(wildcards.field)]
@@ -233,7 +217,7 @@ def field_filter_mosaics(field):
 
 def field_rate_inputs(wildcards):
     require_fields()
-    if wildcards.field not in FIELDS.fields:
+    if wildcards.field not in FIELD_FACTS:  # a dict: FIELDS.fields sorts the table's names
         raise WorkflowError(f"field {wildcards.field!r} is not in {FIELDS.path}")
     return field_rates(wildcards.field)
 

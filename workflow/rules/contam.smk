@@ -17,7 +17,7 @@ rule contam:
     threads: contam_threads
     resources:
         mem_mb=contam_mem_mb,  # grows with the grism exposures, threads and attempt
-        runtime=120,
+        runtime=contam_runtime,  # grows with the grism exposures and attempt
     params:
         settings=contam_params,
         filters=contam_filters,  # of input.mosaics, in order

@@ -14,10 +14,10 @@ rule extract:
         product(f"{OUT}/{{field}}/benchmarks/extract.tsv")
     conda:
         "../envs/grizli.yaml"
-    threads: source_threads
+    threads: SOURCE_THREADS
     resources:
         mem_mb=extract_mem_mb,  # grows with the grism exposures, threads and attempt
-        runtime=120,
+        runtime=extract_runtime,  # grows with the mosaic's area (sources) and attempt
     params:
         settings=extract_params,
     script:

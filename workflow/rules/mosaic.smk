@@ -18,7 +18,7 @@ rule mosaic_filter:
     threads: 1
     resources:
         mem_mb=filter_mosaic_mem_mb,  # grows with the mosaic's pixels, exposures and attempt
-        runtime=60,
+        runtime=filter_mosaic_runtime,  # as mem_mb
     params:
         settings=mosaic_params,
     script:
@@ -39,7 +39,7 @@ rule mosaic:
     threads: 1
     resources:
         mem_mb=catalog_mem_mb,  # grows with the mosaic's pixels, filters and attempt
-        runtime=60,
+        runtime=catalog_runtime,  # as mem_mb
     params:
         settings=mosaic_params,
         filters=mosaic_filters,

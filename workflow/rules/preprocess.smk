@@ -19,7 +19,7 @@ rule preprocess:
     threads: preprocess_threads
     resources:
         mem_mb=preprocess_mem_mb,  # grows with the RATE data, threads and attempt
-        runtime=240,
+        runtime=preprocess_runtime,  # grows with the field's exposures and attempt
     params:
         settings=preprocess_params,
     script:

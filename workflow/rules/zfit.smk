@@ -14,10 +14,10 @@ rule zfit:
         product(f"{OUT}/{{field}}/benchmarks/zfit.tsv")
     conda:
         "../envs/grizli.yaml"
-    threads: source_threads
+    threads: SOURCE_THREADS
     resources:
         mem_mb=zfit_mem_mb,  # templates and one source per process; grows with the attempt
-        runtime=360,
+        runtime=zfit_runtime,  # grows with the mosaic's area (sources) and attempt
     params:
         settings=zfit_params,
     script:
