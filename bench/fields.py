@@ -1,16 +1,22 @@
 #!/usr/bin/env python
-"""Time computeFields.py --from-table on the public table and on 2x, 4x sky-shifted replicas.
+"""Time computeFields.py --from-table on the public table and on 2x, 4x sky-shifted replicas,
+and in query mode through astroquery against the local MAST server (mastServer.py) on the public
+table.
 
     .venv/bin/python bench/fields.py [--table ../shared/data/fields/public.ecsv] [--repeat 5]
+        [--no-query]
 
 Each replica is the public table rotated on the sky (RA + 97 deg x k, new obs_ids), so fields stay
 fields and the count of exposures grows by the factor. Prints median wall time (whole process,
-imports and plot included) and peak RSS of `computeFields.py` per size.
+imports and plot included), its CPU time and peak RSS of `computeFields.py` per size; for the query
+mode the median wall time and the requests the server counted per run.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import re
 import statistics
 import subprocess
@@ -52,8 +58,8 @@ def shifted(table: Table, k: int) -> Table:
     return copy
 
 
-def measure(table_path: Path, repeat: int) -> tuple[float, float, int]:
-    times, rss = [], []
+def measure(table_path: Path, repeat: int) -> tuple[float, float, float, int]:
+    times, rss, cpu = [], [], []
     for _ in range(repeat):
         with tempfile.TemporaryDirectory() as output:
             start = time.perf_counter()
@@ -61,7 +67,7 @@ def measure(table_path: Path, repeat: int) -> tuple[float, float, int]:
                 [
                     "/usr/bin/time",
                     "-f",
-                    "%M",
+                    "%U %S %M",
                     sys.executable,
                     str(SCRIPT),
                     "--from-table",
@@ -75,9 +81,58 @@ def measure(table_path: Path, repeat: int) -> tuple[float, float, int]:
                 check=True,
             )
             times.append(time.perf_counter() - start)
-            rss.append(int(result.stderr.strip().splitlines()[-1]) / 1024)
+            user, system, peak = result.stderr.strip().splitlines()[-1].split()
+            rss.append(int(peak) / 1024)
+            cpu.append(float(user) + float(system))
             fields = len(set(Table.read(Path(output) / "fields.csv")["field"]))
-    return statistics.median(times), statistics.median(rss), fields
+    return statistics.median(times), statistics.median(cpu), statistics.median(rss), fields
+
+
+def measure_query(table_path: Path, repeat: int) -> None:
+    """Query mode against mastServer.py serving the table (plus its level-3/exclusive extras)."""
+    import requests
+
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        (folder / "home").mkdir()
+        server = subprocess.Popen(
+            [sys.executable, ROOT / "resources/scripts/mastServer.py", "--table", table_path,
+             "--port-file", folder / "port", "--astroquery-config", folder / "config"],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            while not (folder / "port").exists():
+                if server.poll() is not None:
+                    raise RuntimeError("mastServer.py did not start")
+                time.sleep(0.1)
+            url = f"http://127.0.0.1:{int((folder / 'port').read_text())}"
+            env = dict(
+                os.environ, HOME=str(folder / "home"), XDG_CONFIG_HOME=str(folder / "config")
+            )
+            times, before = [], requests.get(f"{url}/stats", timeout=10).json()
+            for _ in range(repeat):
+                with tempfile.TemporaryDirectory() as output:
+                    start = time.perf_counter()
+                    subprocess.run(
+                        [sys.executable, SCRIPT, "--output-dir", output, "-q"],
+                        env=env, check=True, capture_output=True,
+                    )  # fmt: skip
+                    times.append(time.perf_counter() - start)
+                    exposures = len(Table.read(Path(output) / "fields.csv"))
+            stats = requests.get(f"{url}/stats", timeout=10).json()
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    counts = {
+        key: (value - before["requests"].get(key, 0)) // repeat
+        for key, value in stats["requests"].items()
+    }
+    largest = max(stats["product_obsids"])
+    print(
+        f"query mode: {exposures} exposures, median {statistics.median(times):.2f} s; "
+        f"requests per run {json.dumps(counts, sort_keys=True)}; largest product request "
+        f"{largest} obsids"
+    )
 
 
 def main() -> None:
@@ -86,17 +141,22 @@ def main() -> None:
         "--table", type=Path, default=ROOT.parent / "shared" / "data" / "fields" / "public.ecsv"
     )
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--no-query", action="store_true", help="skip the query-mode run")
     args = parser.parse_args()
     public = Table.read(args.table)
-    print(f"{'size':>5} {'exposures':>9} {'fields':>6} {'median s':>8} {'peak MB':>8}")
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(f"{'size':>5} {'exposures':>9} {'fields':>6} {'median s':>8} {'cpu s':>6} {'peak MB':>8}")
     with tempfile.TemporaryDirectory() as folder:
         for factor in (1, 2, 4):
             path = Path(folder) / f"x{factor}.ecsv"
             vstack([shifted(public, k) for k in range(factor)]).write(path)
-            seconds, peak, fields = measure(path, args.repeat)
+            seconds, cpu, peak, fields = measure(path, args.repeat)
             print(
-                f"{factor:>4}x {len(public) * factor:>9} {fields:>6} {seconds:>8.2f} {peak:>8.0f}"
+                f"{factor:>4}x {len(public) * factor:>9} {fields:>6} {seconds:>8.2f} {cpu:>6.2f}"
+                f" {peak:>8.0f}"
             )
+    if not args.no_query:
+        measure_query(args.table, args.repeat)
 
 
 if __name__ == "__main__":
