@@ -19,6 +19,7 @@ MODULES = (
     "test_interrupt_grizli",
     "test_full_disk",
     "test_bad_inputs",
+    "test_crds_server",
     "test_secrets",
 )
 START = "<!-- inventory: written by tests/integration/inventory.py from the tests; do not edit -->"

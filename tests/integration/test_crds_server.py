@@ -165,6 +165,24 @@ def test_sync_fills_a_fresh_cache_and_stage1_runs_offline(synced, lean_field):
         assert header["R_DARK"] == f"crds://{DARK}"
 
 
+def test_stage1_memory_request_counts_the_dark(synced):
+    """The stage1 job asked for the UNCAL's memory plus the dark's in-memory size (its tiles
+    decompressed, from the record), not the dark's size on disk."""
+    from wfsspipe.crdssync import STAGE1_REFERENCE_COSTS
+    from wfsspipe.resources import grow, stage1_mem_mb
+
+    workflow, row, _, _ = synced
+    record = json.loads(record_path(workflow).read_text())
+    dark = record["files"][DARK]
+    assert dark["data_mb"] > 5 * dark["size"] / 1e6  # GZIP tiles: far smaller on disk
+    config = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    uncal_mb = workflow.uncal(row).stat().st_size / 1e6
+    base = stage1_mem_mb(uncal_mb, 1, config["resources"]["stage1_mem_factor"])
+    expected = base + grow(STAGE1_REFERENCE_COSTS["dark"] * dark["data_mb"], 1, minimum=0)
+    printed = (workflow.folder / "runs/02-stage1.txt").read_text()
+    assert f"mem_mb={expected}," in printed, re.findall(r"mem_mb=\S+", printed)
+
+
 def test_step_parameters_from_pars_file_reach_stage1(synced):
     workflow, row, _, _ = synced
     log = workflow.log("stage1", row).read_text()
