@@ -4,7 +4,9 @@
     python resources/scripts/demo.py [--output demo] [--cores 2] [--filters F150W F200W]
 
 1. simulate the synthetic field into <output>/synthetic (reused when already there);
-2. computeFields.py --from-table on its observation table -> <output>/FIELDS/fields.csv;
+2. serve its observation table like MAST's Portal API (resources/scripts/mastServer.py) and run
+   computeFields.py in query mode against it, through astroquery, as a user would run it
+   against MAST -> <output>/FIELDS/fields.csv;
 3. serve its UNCAL files on 127.0.0.1 like MAST (resources/scripts/archiveServer.py);
 4. run Snakemake with config/config.yaml + <output>/config.yaml;
 5. stop the server and say where the products are.
@@ -32,18 +34,46 @@ def run(command: list, **kwargs) -> None:
     subprocess.run([str(c) for c in command], check=True, cwd=ROOT, **kwargs)
 
 
-def start_archive(root: Path, port_file: Path) -> subprocess.Popen:
+def start_server(command: list, port_file: Path, what: str) -> subprocess.Popen:
+    """Start a local server script; wait until it has written its port."""
     port_file.unlink(missing_ok=True)
     server = subprocess.Popen(
-        [PYTHON, SCRIPTS / "archiveServer.py", "--root", root, "--port-file", port_file], cwd=ROOT
+        [str(c) for c in [PYTHON, *command, "--port-file", port_file]], cwd=ROOT
     )
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while not port_file.exists():
         if server.poll() is not None or time.monotonic() > deadline:
             server.kill()
-            raise SystemExit("demo: the archive server did not start; see the messages above")
+            raise SystemExit(f"demo: the {what} did not start; see the messages above")
         time.sleep(0.1)
     return server
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    server.send_signal(signal.SIGINT)
+    try:
+        server.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
+def compute_fields(synthetic: Path, output: Path) -> None:
+    """computeFields.py in query mode against the local MAST server: astroquery reads the
+    server's address from its own configuration (astroquery.cfg under a private config home)."""
+    folder = output / "mast"
+    server = start_server(
+        [SCRIPTS / "mastServer.py", "--table", synthetic / "observations.ecsv", "--no-extras",
+         "--astroquery-config", folder / "config"],
+        output / "mast.port", "MAST server",
+    )  # fmt: skip
+    try:
+        (folder / "home").mkdir(parents=True, exist_ok=True)
+        # astropy reads ~/.astropy/config first when it exists: a private HOME avoids a user's.
+        env = dict(os.environ, HOME=str(folder / "home"), XDG_CONFIG_HOME=str(folder / "config"))
+        run([PYTHON, SCRIPTS / "computeFields.py", "--proposal-ids", "9999", "--output-dir",
+             output / "FIELDS"], env=env)  # fmt: skip
+    finally:
+        stop_server(server)
 
 
 def main() -> int:
@@ -72,20 +102,12 @@ def main() -> int:
             *args.filters,
         ]
     )
-    run(
-        [
-            PYTHON,
-            SCRIPTS / "computeFields.py",
-            "--from-table",
-            synthetic / "observations.ecsv",
-            "--proposal-ids",
-            "9999",
-            "--output-dir",
-            output / "FIELDS",
-        ]
-    )
+    compute_fields(synthetic, output)
 
-    server = start_archive(synthetic / "archive", output / "archive.port")
+    server = start_server(
+        [SCRIPTS / "archiveServer.py", "--root", synthetic / "archive"],
+        output / "archive.port", "archive server",
+    )  # fmt: skip
     try:
         port = int((output / "archive.port").read_text())
         config = yaml.safe_load((synthetic / "config.yaml").read_text())
@@ -118,11 +140,7 @@ def main() -> int:
             ]
         )
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_server(server)
     print(f"\ndemo finished: products under {output / 'FIELDS'} (listed in FIELDS/README.md)")
     config_args = f"--configfile config/config.yaml {os.path.relpath(output / 'config.yaml', ROOT)}"
     print(f"Snakemake on the demo: .venv/bin/snakemake {config_args} -n (or --report report.html)")

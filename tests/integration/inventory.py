@@ -20,6 +20,7 @@ MODULES = (
     "test_full_disk",
     "test_bad_inputs",
     "test_crds_server",
+    "test_mast_query",
     "test_secrets",
 )
 START = "<!-- inventory: written by tests/integration/inventory.py from the tests; do not edit -->"
