@@ -166,9 +166,9 @@ def test_sync_fills_a_fresh_cache_and_stage1_runs_offline(synced, lean_field):
 
 
 def test_stage1_memory_request_counts_the_dark(synced):
-    """The stage1 job asked for the UNCAL's memory plus the dark's in-memory size (its tiles
-    decompressed, from the record), not the dark's size on disk."""
-    from wfsspipe.crdssync import STAGE1_REFERENCE_COSTS
+    """The stage1 job asked for the UNCAL's memory plus what the dark holds beyond the fitted
+    base, from its in-memory size in the record (tiles decompressed), not its size on disk."""
+    from wfsspipe.crdssync import stage1_reference_extra_mb
     from wfsspipe.resources import grow, stage1_mem_mb
 
     workflow, row, _, _ = synced
@@ -178,7 +178,7 @@ def test_stage1_memory_request_counts_the_dark(synced):
     config = yaml.safe_load((ROOT / "config/config.yaml").read_text())
     uncal_mb = workflow.uncal(row).stat().st_size / 1e6
     base = stage1_mem_mb(uncal_mb, 1, config["resources"]["stage1_mem_factor"])
-    expected = base + grow(STAGE1_REFERENCE_COSTS["dark"] * dark["data_mb"], 1, minimum=0)
+    expected = base + grow(stage1_reference_extra_mb({"dark": dark["data_mb"]}), 1, minimum=0)
     printed = (workflow.folder / "runs/02-stage1.txt").read_text()
     assert f"mem_mb={expected}," in printed, re.findall(r"mem_mb=\S+", printed)
 

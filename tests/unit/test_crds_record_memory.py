@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from wfsspipe.crdssync import STAGE1_REFERENCE_COSTS, fits_data_mb, stage1_reference_mb
+from wfsspipe.crdssync import (
+    STAGE1_FITTED_REFERENCE_MB,
+    STAGE1_REFERENCE_COSTS,
+    fits_data_mb,
+    stage1_reference_mb,
+)
 
 
 def test_fits_data_mb_counts_tile_compressed_images_uncompressed(tmp_path):
@@ -32,10 +37,7 @@ def test_stage1_reference_mb_from_the_record(tmp_path):
         "jw2": {"references": {"dark": "small_dark.fits"}},
     }
     record.write_text(json.dumps({"files": files, "exposures": exposures}))
-    assert stage1_reference_mb(record, "jw1") == pytest.approx(
-        4000 * STAGE1_REFERENCE_COSTS["dark"]
-    )
-    assert stage1_reference_mb(record, "jw2") == pytest.approx(
-        335.5 * STAGE1_REFERENCE_COSTS["dark"]
-    )
+    cost, fitted = STAGE1_REFERENCE_COSTS["dark"], STAGE1_FITTED_REFERENCE_MB["dark"]
+    assert stage1_reference_mb(record, "jw1") == pytest.approx(cost * (4000 - fitted))
+    assert stage1_reference_mb(record, "jw2") == 0.0  # the base was fitted with such a dark
     assert stage1_reference_mb(record, "not-synced") == 0.0

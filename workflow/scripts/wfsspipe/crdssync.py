@@ -359,8 +359,23 @@ def fits_data_mb(path: str | Path) -> float:
 
 
 # What Stage 1 holds of a reference besides the exposure: the dark step keeps the dark model and
-# a copy averaged to the exposure's groups (jwst #8667: +4-5 GB for a ~4 GB NIRISS dark).
+# a copy averaged to the exposure's groups (jwst #8667: +4-5 GB for a ~4 GB NIRISS dark). Only
+# what a dark holds beyond the 20-group synthetic one (352 MB once read) is added: the request's
+# base (resources.stage1_mem_mb) was fitted with that dark. bench/stage1_dark_memory.py measured
+# +1485 MB of peak for a 2198 MB dark (130 groups) over the 352 MB one: 0.8 per MB; 1.2 keeps
+# the request at 1.2-1.4x the peak (bench/RESULTS.md).
 STAGE1_REFERENCE_COSTS = {"dark": 1.2}
+STAGE1_FITTED_REFERENCE_MB = {"dark": 352.0}
+
+
+def stage1_reference_extra_mb(sizes: Mapping[str, float]) -> float:
+    """Memory (MB) Stage 1 needs beyond its fitted base for references of ``sizes``
+    ({reftype: in-memory MB}, e.g. {"dark": 4200.0})."""
+    return sum(
+        STAGE1_REFERENCE_COSTS[reftype] * max(0.0, mb - STAGE1_FITTED_REFERENCE_MB.get(reftype, 0))
+        for reftype, mb in sizes.items()
+        if reftype in STAGE1_REFERENCE_COSTS
+    )
 
 
 @functools.lru_cache(maxsize=64)
@@ -379,8 +394,9 @@ def _record_exposures(path: str, mtime_ns: int) -> dict[str, dict[str, float]]:
 
 
 def stage1_reference_mb(record: str | Path | None, exposure: str) -> float:
-    """Memory (MB) Stage 1 of ``exposure`` needs for its large references (the dark), from the
-    field's sync record: their in-memory sizes times :data:`STAGE1_REFERENCE_COSTS`.
+    """Memory (MB) Stage 1 of ``exposure`` needs for its large references (the dark) beyond the
+    fitted base, from their in-memory sizes in the field's sync record
+    (:func:`stage1_reference_extra_mb`).
 
     0 without a record (``crds.sync: false``). A missing record file raises FileNotFoundError,
     which Snakemake takes for "input not there yet" and evaluates the request again later.
@@ -389,7 +405,7 @@ def stage1_reference_mb(record: str | Path | None, exposure: str) -> float:
         return 0.0
     path = Path(record)
     sizes = _record_exposures(str(path), path.stat().st_mtime_ns).get(exposure, {})
-    return sum(STAGE1_REFERENCE_COSTS[reftype] * mb for reftype, mb in sizes.items())
+    return stage1_reference_extra_mb(sizes)
 
 
 def write_sync_record(path: str | Path, record: Mapping) -> None:
