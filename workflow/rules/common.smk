@@ -15,7 +15,7 @@ from wfsspipe.fieldtable import FieldTable, FieldTableError, FieldTableMissing
 from wfsspipe.fieldtable import load_field_table
 from wfsspipe.products import EXPOSURE_PATTERN, FIELD_PATTERN
 from wfsspipe.products import absolute_prefix_pattern, rule_fields_dir
-from wfsspipe.resources import FieldFacts, field_facts, grow
+from wfsspipe.resources import DEFAULT_UNCAL_MB, FieldFacts, field_facts, grow
 from wfsspipe.resources import stage1_mem_mb as _stage1_mem_mb
 from wfsspipe.resources import grow as _grow
 
@@ -106,6 +106,23 @@ def uncal_mb(wildcards, input=None):
 def stage1_mem_mb(wildcards, input, attempt):
     factor = config["resources"]["stage1_mem_factor"]
     return _stage1_mem_mb(uncal_mb(wildcards, input), attempt, factor)
+
+
+# Scratch disk as Snakemake's default asks for it (twice the inputs, at least 1000 MB), but from
+# os.stat of the inputs that exist (the table's size for an UNCAL not downloaded yet): the
+# default asks Snakemake for the size of every input, an asyncio round trip per file even when
+# the file does not exist yet, for every job whose resources are evaluated (a third of the CPU
+# of a dry run that prints its jobs, over 6,800 exposures: bench/RESULTS.md).
+MIN_DISK_MB = 1000
+
+
+def inputs_disk_mb(wildcards, input):
+    sizes = [os.stat(p).st_size for p in map(str, input) if os.path.exists(p)]
+    return max(MIN_DISK_MB, int(2 * sum(sizes) / 1e6))
+
+
+def stage1_disk_mb(wildcards, input):
+    return max(MIN_DISK_MB, int(2 * (uncal_mb(wildcards, input) or DEFAULT_UNCAL_MB)))
 
 
 def crds_settings():

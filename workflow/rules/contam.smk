@@ -18,6 +18,7 @@ rule contam:
     resources:
         mem_mb=contam_mem_mb,  # grows with the grism exposures, threads and attempt
         runtime=contam_runtime,  # grows with the grism exposures and attempt
+        disk_mb=inputs_disk_mb,  # inputs' size: stat, no size query
     params:
         settings=contam_params,
         filters=contam_filters,  # of input.mosaics, in order

@@ -18,6 +18,7 @@ rule extract:
     resources:
         mem_mb=extract_mem_mb,  # grows with the grism exposures, threads and attempt
         runtime=extract_runtime,  # grows with the mosaic's area (sources) and attempt
+        disk_mb=inputs_disk_mb,  # inputs' size: stat, no size query
     params:
         settings=extract_params,
     script:

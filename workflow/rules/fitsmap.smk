@@ -17,6 +17,7 @@ rule fitsmap:
     resources:
         mem_mb=fitsmap_mem_mb,  # grows with the mosaic's pixels, the tiling processes and attempt
         runtime=60,
+        disk_mb=inputs_disk_mb,  # inputs' size: stat, no size query
     params:
         settings=fitsmap_params,
         filters=mosaic_filters,

@@ -19,6 +19,7 @@ rule mosaic_filter:
     resources:
         mem_mb=filter_mosaic_mem_mb,  # grows with the mosaic's pixels, exposures and attempt
         runtime=filter_mosaic_runtime,  # as mem_mb
+        disk_mb=inputs_disk_mb,  # inputs' size: stat, no size query
     params:
         settings=mosaic_params,
     script:
@@ -40,6 +41,7 @@ rule mosaic:
     resources:
         mem_mb=catalog_mem_mb,  # grows with the mosaic's pixels, filters and attempt
         runtime=catalog_runtime,  # as mem_mb
+        disk_mb=inputs_disk_mb,  # inputs' size: stat, no size query
     params:
         settings=mosaic_params,
         filters=mosaic_filters,

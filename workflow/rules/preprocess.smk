@@ -20,6 +20,7 @@ rule preprocess:
     resources:
         mem_mb=preprocess_mem_mb,  # grows with the RATE data, threads and attempt
         runtime=preprocess_runtime,  # grows with the field's exposures and attempt
+        disk_mb=inputs_disk_mb,  # inputs' size: stat, no size query
     params:
         settings=preprocess_params,
     script:

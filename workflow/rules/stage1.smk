@@ -41,6 +41,7 @@ rule stage1:
     resources:
         mem_mb=stage1_mem_with_references_mb,  # UNCAL size, dark size, attempt
         runtime=60,
+        disk_mb=stage1_disk_mb,  # the UNCAL's size (file or table)
     params:
         crds=crds_settings(),
         settings=config["stage1"],

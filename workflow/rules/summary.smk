@@ -15,6 +15,7 @@ rule summary_visits:
     resources:
         mem_mb=512,
         runtime=10,
+        disk_mb=inputs_disk_mb,
     script:
         "../scripts/summary.py"
 
@@ -33,6 +34,7 @@ rule summary_catalog:
     resources:
         mem_mb=summary_catalog_mem_mb,  # grows with the number of fields and the attempt
         runtime=30,
+        disk_mb=inputs_disk_mb,
     params:
         fields=summary_catalog_fields,
         aperture_arcsec=config["summary"]["aperture_arcsec"],
@@ -58,6 +60,7 @@ rule summary_redshifts:
     resources:
         mem_mb=1000,
         runtime=10,
+        disk_mb=inputs_disk_mb,
     script:
         "../scripts/summary.py"
 
@@ -82,6 +85,7 @@ rule summary_truth:
     resources:
         mem_mb=1000,
         runtime=10,
+        disk_mb=inputs_disk_mb,
     params:
         radius_arcsec=config["summary"]["match_radius_arcsec"],
     script:
@@ -101,6 +105,7 @@ rule summary_index:
     resources:
         mem_mb=1000,
         runtime=10,
+        disk_mb=inputs_disk_mb,
     params:
         fields=FIELDS.fields,
         field_targets=summary_field_targets,

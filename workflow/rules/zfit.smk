@@ -18,6 +18,7 @@ rule zfit:
     resources:
         mem_mb=zfit_mem_mb,  # templates and one source per process; grows with the attempt
         runtime=zfit_runtime,  # grows with the mosaic's area (sources) and attempt
+        disk_mb=inputs_disk_mb,  # inputs' size: stat, no size query
     params:
         settings=zfit_params,
     script:
@@ -36,6 +37,7 @@ rule provenance:
     resources:
         mem_mb=512,
         runtime=10,
+        disk_mb=inputs_disk_mb,  # inputs' size: stat, no size query
     params:
         config=config,
         fields_csv=str(FIELDS.path),
