@@ -91,12 +91,38 @@ def test_slow_response_past_timeout_is_retried(archive, product, tmp_path):
     assert out.read_bytes() == product.read_bytes()
 
 
-def test_size_disagreeing_with_table_fails_clearly_and_leaves_nothing(archive, product, tmp_path):
+def test_size_disagreeing_with_table_is_kept_when_the_checksums_verify(
+    archive, product, tmp_path, caplog
+):
+    # MAST's sizes are unreliable: a file whose every HDU's CHECKSUM/DATASUM verify is whole.
     wrong = product.stat().st_size + 2880
-    with pytest.raises(DownloadError, match=r"table says") as error:
+    with caplog.at_level("WARNING", logger="wfsspipe.download"):
+        out = fetch(spec(archive, tmp_path, expected_size=wrong, retries=2))
+    assert out.read_bytes() == product.read_bytes()
+    assert stats(archive)["requests"][NAME] == 1  # no retry: the first copy was good
+    assert f"the fields table says {wrong}" in caplog.text and "kept" in caplog.text
+
+
+def test_size_disagreeing_with_table_without_checksums_fails_and_leaves_nothing(
+    archive, product, tmp_path
+):
+    with fits.open(product) as hdus:  # the same file without CHECKSUM/DATASUM
+        for hdu in hdus:
+            del hdu.header["CHECKSUM"], hdu.header["DATASUM"]
+        hdus.writeto(product, overwrite=True)
+    wrong = product.stat().st_size + 2880
+    with pytest.raises(DownloadError, match=r"table says .* no FITS checksums") as error:
         fetch(spec(archive, tmp_path, expected_size=wrong, retries=2))
     assert "gave up after 2 attempts" in str(error.value)
     assert not list((tmp_path / "out").iterdir())
+
+
+def test_a_corrupted_byte_fails_the_checksum(archive, product, tmp_path):
+    raw = bytearray(product.read_bytes())
+    raw[-100] ^= 0xFF  # inside the SCI data: structure intact, DATASUM wrong
+    product.write_bytes(bytes(raw))
+    with pytest.raises(DownloadError, match=r"checksum mismatch"):
+        fetch(spec(archive, tmp_path, expected_size=product.stat().st_size, retries=1))
 
 
 def test_persistent_failure_gives_up_after_retries(archive, tmp_path):

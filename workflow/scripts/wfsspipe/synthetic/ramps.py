@@ -361,6 +361,18 @@ def _reproducible_level1b(dm):
     return Level1bModel
 
 
+CHECKSUM_WHEN = "synthetic UNCAL"  # a fixed comment: same seed, same bytes
+
+
+def add_checksums(path: str | Path) -> None:
+    """CHECKSUM and DATASUM in every HDU, as MAST's products carry (the download checks them)."""
+    from astropy.io import fits
+
+    with fits.open(path, mode="update", do_not_scale_image_data=True) as hdul:
+        for hdu in hdul:
+            hdu.add_checksum(when=CHECKSUM_WHEN)
+
+
 def write_uncal(
     path: str | Path,
     rate_dn_s: np.ndarray,
@@ -451,6 +463,7 @@ def write_uncal(
     model.meta.filename = path.name
     with atomic_path(path) as tmp:
         model.to_fits(Path(tmp), overwrite=True)  # a Path keeps meta.filename (a str resets it)
+        add_checksums(tmp)
     elapsed = time.perf_counter() - started
     log.info("%s: %d x %d groups in %.1f s", path.name, nints, ngroups, elapsed)
     return RampTruth(
