@@ -44,6 +44,7 @@ import yaml
 from astropy.io import fits
 from astropy.table import Table
 from astropy.wcs import WCS
+from PIL import Image
 
 from wfsspipe.webmap import WebMapSettings
 
@@ -55,6 +56,7 @@ ARTIFACTS = ROOT / "tests" / "artifacts" / "browser"
 FIELD = "sex-00"  # the synthetic field (resources/scripts/simulateField.py)
 BUILT_ENV = "WFSSPIPE_BROWSER_BUILT"
 TIMEOUT_MS = 20_000
+TILE_PIXELS = 256  # FITSMap's tile size
 QUALITY_LABELS = {2: "good", 1: "poor"}
 PLOT_COLUMNS = {"fit": "fit_plot", "spectrum": "spectrum_plot", "lines": "line_plot"}  # by label
 
@@ -394,6 +396,53 @@ def test_field_map_in_chromium(browser, server, fields_dir, workflow_dir, artifa
     )
 
 
+def upsampling_residual(tile: np.ndarray, parent_quadrant: np.ndarray) -> float:
+    """How much of a tile's structure its parent tile (one zoom level up) lacks: the variance
+    of the tile minus the parent's quadrant blown up 2x, over the tile's variance. About 0 when
+    the tile is an upsampled copy (the RGB drawn smaller than the mosaic, then resampled); the
+    pixel-scale noise and detail of a full-resolution image give tens of percent."""
+    up = np.kron(parent_quadrant, np.ones((2, 2)))
+    return float(np.var(tile - up) / max(np.var(tile), 1e-9))
+
+
+def test_deepest_rgb_tiles_are_full_resolution(
+    browser, server, fields_dir, workflow_dir, artifacts
+):
+    """Zoomed to the deepest level in Chromium, the RGB tiles the map shows hold detail that the
+    level above does not (they are not an upsampled copy of it)."""
+    source = source_to_click(fields_dir, map_settings(workflow_dir))
+    map_url = f"{server}/{FIELD}/fitsmap/"
+    folder = fields_dir / FIELD / "fitsmap"
+    with Page(browser, map_url) as view:
+        page = view.page
+        page.goto(f"{map_url}index.html")
+        state = wait_for_map(page)
+        page.evaluate("([latLng, zoom]) => map.setView(latLng, zoom, {animate: false})",
+                      [list(source.lat_lng), state["maxZoom"]])  # fmt: skip
+        page.wait_for_function(TILES_LOADED, timeout=TIMEOUT_MS)
+        tiles = map_state(page)["tiles"]
+        page.screenshot(path=str(artifacts / f"fitsmap-{FIELD}-deepest.png"))
+        view.assert_clean()
+    keys = [tuple(map(int, re.search(r"/RGB/(\d+)/(\d+)/(\d+)\.png$", t).groups())) for t in tiles]
+    deepest = max(z for z, _, _ in keys)
+    checked = []
+    for z, y, x in keys:
+        if z != deepest:
+            continue
+        with Image.open(folder / "RGB" / str(z) / str(y) / f"{x}.png") as image:
+            tile = np.asarray(image.convert("L"), dtype=float)
+        with Image.open(folder / "RGB" / str(z - 1) / str(y // 2) / f"{x // 2}.png") as image:
+            parent = np.asarray(image.convert("L"), dtype=float)
+        half = TILE_PIXELS // 2
+        quadrant = parent[(y % 2) * half : (y % 2 + 1) * half, (x % 2) * half : (x % 2 + 1) * half]
+        if tile.std() > 2:  # not a blank tile beyond the mosaic's edge
+            checked.append(upsampling_residual(tile, quadrant))
+    assert checked, f"no RGB tile with data at zoom {deepest}: {tiles}"
+    # Measured on the session field: full resolution gives a median of about 0.5; grizli's
+    # 800-pixel RGB resampled onto the 5,000-pixel grid (what the map showed before) 0.04.
+    assert float(np.median(checked)) > 0.2, checked
+
+
 def test_field_map_from_disk_requests_nothing_outside_its_folder(browser, fields_dir):
     folder = (fields_dir / FIELD / "fitsmap").resolve()
     with Page(browser, folder.as_uri() + "/") as view:
@@ -415,7 +464,7 @@ def index_state(page) -> dict:
         const headers = [...document.querySelectorAll("table thead th")].map(th => th.innerText.trim());
         const row = document.getElementById(field);
         const cells = row ? [...row.querySelectorAll("td")].map(td => td.innerText.trim()) : [];
-        const link = row ? row.querySelector("a") : null;
+        const link = row ? row.querySelector("td.text a") : null;
         const svg = document.querySelector("div.map svg");
         const box = svg ? svg.getBoundingClientRect() : null;
         const svgLinks = svg ? [...svg.querySelectorAll("a")].map(
@@ -484,7 +533,7 @@ def test_index_page_served_links_to_the_field_map(browser, server, fields_dir, a
 
         before = len(view.requests)
         with page.expect_navigation(url=f"{base}{FIELD}/fitsmap/index.html"):
-            page.locator(f"tr#{FIELD} a").click()
+            page.locator(f"tr#{FIELD} td.text a").click()
         wait_for_map(page)
         page.wait_for_function(MARKERS_SHOWN, timeout=TIMEOUT_MS)
         tiles = map_state(page)["tiles"]

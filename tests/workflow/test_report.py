@@ -35,7 +35,10 @@ def test_combined_catalogue_and_index_page(built):
     assert np.isfinite(catalog[f"mag_{filters[0]}"]).sum() >= len(catalog) // 2
     assert (out / "catalog.csv").read_text().count("\n") == len(catalog) + 1
     page = (out / "index.html").read_text()
-    assert f'<tr id="{field}">' in page and "<script" not in page
+    assert f'<tr id="{field}" data-search="{field} ' in page
+    # one inline script (sorting and search), no script file; the thumbnail inline too
+    assert page.count("<script") == 1 and "<script src" not in page
+    assert re.search(rf'<img src="data:image/png;base64,[^"]+" alt="{field}"', page)
     hrefs = [
         h for h in re.findall(r'href="([^"]+)"', page) if not h.startswith("#")
     ]  # not SVG defs
