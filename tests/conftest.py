@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from crds_server_process import CrdsServer
 from support import (
     PYTHON,
     ROOT,
@@ -47,12 +48,33 @@ def archive_server(synthetic_field, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def workdir(synthetic_field, archive_server, tmp_path_factory):
-    """A working folder with fields.csv (from computeFields) and the workflow config overlay."""
+def crds_server(synthetic_field, tmp_path_factory):
+    """The synthetic CRDS context served like the CRDS server (resources/scripts/crdsServer.py)."""
+    server = CrdsServer(synthetic_field / "crds_cache", tmp_path_factory.mktemp("crds-server"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def workdir(synthetic_field, archive_server, crds_server, tmp_path_factory):
+    """A working folder with fields.csv (from computeFields) and the workflow config overlay.
+
+    CRDS as on a real login node: ``crds_sync`` fills an empty cache in the folder from the CRDS
+    server (the real crds client in remote mode), and the jobs read it offline."""
+    import yaml
+
+    folder = tmp_path_factory.mktemp("workflow")
+    context = yaml.safe_load((synthetic_field / "config.yaml").read_text())["crds"]["context"]
     return make_workdir(
-        tmp_path_factory.mktemp("workflow"),
+        folder,
         synthetic_field,
         archive_server,
+        crds={
+            "path": str(folder / "crds_cache"),
+            "context": context,
+            "server_url": crds_server.url,
+            "sync": True,
+        },  # fmt: skip
         # The synthetic field's grizli configuration and alignment catalogue; offline.
         grizli={"path": str(synthetic_field / "GRIZLI"), "pure_parallel_wcs": False},
         preprocess={

@@ -7,7 +7,8 @@
 2. serve its observation table like MAST's Portal API (resources/scripts/mastServer.py) and run
    computeFields.py in query mode against it, through astroquery, as a user would run it
    against MAST -> <output>/FIELDS/fields.csv;
-3. serve its UNCAL files on 127.0.0.1 like MAST (resources/scripts/archiveServer.py);
+3. serve its UNCAL files on 127.0.0.1 like MAST (resources/scripts/archiveServer.py) and its
+   CRDS context like the CRDS server (resources/scripts/crdsServer.py);
 4. run Snakemake with config/config.yaml + <output>/config.yaml;
 5. stop the server and say where the products are.
 """
@@ -108,9 +109,20 @@ def main() -> int:
         [SCRIPTS / "archiveServer.py", "--root", synthetic / "archive"],
         output / "archive.port", "archive server",
     )  # fmt: skip
+    # The synthetic CRDS context served like the CRDS server: crds_sync fetches what the
+    # exposures need into demo/crds_cache with the real crds client, as on a login node.
+    crds_server = start_server(
+        [SCRIPTS / "crdsServer.py", "--root", synthetic / "crds_cache"],
+        output / "crds.port", "CRDS server",
+    )  # fmt: skip
     try:
         port = int((output / "archive.port").read_text())
         config = yaml.safe_load((synthetic / "config.yaml").read_text())
+        config["crds"].update(
+            path=str(output / "crds_cache"),
+            server_url=f"http://localhost:{int((output / 'crds.port').read_text())}",
+            sync=True,
+        )
         config.update(
             fields_csv=str(output / "FIELDS" / "fields.csv"),
             fields_dir=str(output / "FIELDS"),
@@ -141,6 +153,7 @@ def main() -> int:
         )
     finally:
         stop_server(server)
+        stop_server(crds_server)
     print(f"\ndemo finished: products under {output / 'FIELDS'} (listed in FIELDS/README.md)")
     config_args = f"--configfile config/config.yaml {os.path.relpath(output / 'config.yaml', ROOT)}"
     print(f"Snakemake on the demo: .venv/bin/snakemake {config_args} -n (or --report report.html)")

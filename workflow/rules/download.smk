@@ -18,11 +18,9 @@ rule download:
         runtime=60,
         mast_downloads=1,  # cap parallel downloads with --resources mast_downloads=N
     params:
+        # What the product is. Where and how it is fetched (download.archive_url, retries, ...)
+        # the script reads from the config: a new archive address must not redo downloads.
         uri=data_uri,
         size=expected_size,
-        archive_url=config["download"]["archive_url"],
-        token_env=config["download"]["token_env"],
-        retries=config["download"]["retries"],
-        timeout=config["download"]["timeout"],
     script:
         "../scripts/download.py"

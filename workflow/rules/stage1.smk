@@ -19,7 +19,9 @@ rule crds_sync:
         mem_mb=1024,
         runtime=120,
     params:
-        crds=config["crds"],
+        # The context decides the files; the server and cache folder (crds.server_url, path)
+        # the script reads from the config: a new server address must not redo the sync.
+        context=config["crds"]["context"],
         stage1=config["stage1"],  # the Detector1 steps that run decide the reference types
     script:
         "../scripts/crds_sync.py"

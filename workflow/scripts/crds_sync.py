@@ -5,7 +5,7 @@ import os
 from wfsspipe.crdssync import CrdsSyncError, sync_environment, sync_exposures, write_sync_record
 
 snakemake = globals()["snakemake"]  # injected by Snakemake
-crds = snakemake.params.crds
+crds = {**snakemake.config["crds"], "context": snakemake.params.context}  # see the rule
 # Before crds is imported (job_logging imports stpipe, which imports crds): crds reads them then.
 os.environ.update(sync_environment(crds["path"], crds["context"], crds["server_url"]))
 

@@ -10,15 +10,15 @@ snakemake = globals()["snakemake"]  # injected by Snakemake
 
 with job_logging(snakemake.log[0], "download", snakemake.wildcards) as log:
     params = snakemake.params
-    token_env = params.token_env
+    site = snakemake.config["download"]  # transport settings: not params (see the rule)
     spec = DownloadSpec(
         uri=params.uri,
         output=Path(snakemake.output[0]),
         expected_size=params.size,
-        archive_url=params.archive_url,
-        token=os.environ.get(token_env) or None,
-        retries=params.retries,
-        timeout=params.timeout,
+        archive_url=site["archive_url"],
+        token=os.environ.get(site["token_env"]) or None,
+        retries=site["retries"],
+        timeout=site["timeout"],
     )
     log.info(
         "fetching %s (%s bytes expected)%s",
