@@ -23,11 +23,13 @@ One job per field (rule ``extract``):
    gets an empty but valid table that says why.
 
 Products in ``{fields_dir}/{field}/Extractions/`` (built in a temporary folder beside it and
-renamed into place).
+renamed into place). Each extracted source is kept in ``.Extractions.done/`` as it comes
+(:mod:`wfsspipe.resume`), so a killed job's next attempt extracts only the sources still to do.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -43,8 +45,10 @@ import numpy as np
 from .atomic import atomic_path
 from .contam import LimitSettings, read_manifest
 from .grizli_env import GrizliSettings, grizli_session
+from .logs import Progress
 from .parallel import run_forked
 from .preprocess import folder_product
+from .resume import SourceStore, digest, store_folder
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +125,12 @@ def select_sources(catalog, mag_limit: float | None, bright_limit: float, max_so
 
 # --- Workers: forked after the models are loaded ---------------------------------------------
 _GROUP = None  # the GroupFLT, inherited by forked workers (copy-on-write)
+
+
+def _source_files(work: Path, field_name: str, source_id: int) -> list[Path]:
+    """What one source's extraction wrote in ``work`` (beams file, 2D stacks, figures)."""
+    stem = f"{field_name}_{source_id:05d}."
+    return [p for p in work.glob(f"{stem}*") if p.is_file() and not p.is_symlink()]
 
 
 def _extract_one(args) -> dict[str, Any]:
@@ -232,32 +242,43 @@ def extract_field(
         source_id: {"id": source_id, "status": "skipped", "reason": reason}
         for source_id, reason in skipped.items()
     }
+    if ids:
+        missing = [n for n in manifest["grismflt"] if not (contam_dir / n).is_file()]
+        if missing:
+            raise ExtractError(
+                f"{field_name}: contamination models missing in {contam_dir}: "
+                f"{', '.join(missing)}; rerun the contam rule"
+            )
+    # Sources extracted by an earlier, killed attempt from the same models are kept.
+    inputs = [contam_manifest, seg_file, catalog_file,
+              *(contam_dir / n for n in manifest["grismflt"])]  # fmt: skip
+    key = {"settings": dataclasses.asdict(settings), "pad": pad, "ids": list(map(int, ids))}
+    store = SourceStore(store_folder(out_dir), digest(key, inputs))
     with folder_product(out_dir) as work:
-        if ids:
-            missing = [n for n in manifest["grismflt"] if not (contam_dir / n).is_file()]
-            if missing:
-                raise ExtractError(
-                    f"{field_name}: contamination models missing in {contam_dir}: "
-                    f"{', '.join(missing)}; rerun the contam rule"
-                )
+        kept = store.done()
+        for source_id, row in kept.items():
+            store.restore(source_id, work)
+            rows_by_id[source_id] = row
+        todo = [i for i in ids if i not in kept]
+        if len(todo) < len(ids):
+            log.info("%s: %d sources extracted by an earlier attempt are kept; %d to extract",
+                     field_name, len(ids) - len(todo), len(todo))  # fmt: skip
+        if todo:
             with grizli_session(work, grizli, log_path) as session:
                 try:
                     with session.step(field_name, "loading the contamination models"):
                         _GROUP = _load_group(manifest, contam_dir, seg_file, catalog_file, pad)
                     log.info(
                         "%s: extracting %d sources (limit %.2f mag) with %d process(es)",
-                        field_name, len(ids), mag_limit, threads,
+                        field_name, len(todo), mag_limit, threads,
                     )  # fmt: skip
-                    tasks = [(field_name, source_id, settings) for source_id in ids]
+                    tasks = [(field_name, source_id, settings) for source_id in todo]
+                    progress = Progress(log, f"{field_name}: extract", len(tasks), "sources")
                     for row in _run(tasks, threads):
                         rows_by_id[row["id"]] = row
-                        log.info(
-                            "%s %d: %s %s",
-                            field_name,
-                            row["id"],
-                            row["status"],
-                            row.get("reason", ""),
-                        )
+                        store.keep(row["id"], row, _source_files(work, field_name, row["id"]))
+                        progress.advance(f"{row['id']}: {row['status']}"
+                                         + (f" {row['reason']}" if row.get("reason") else ""))  # fmt: skip
                 finally:
                     _GROUP = None
         table = _table(field_name, catalog, rows_by_id, mag_limit, limit_record, note)
@@ -266,6 +287,7 @@ def extract_field(
             table.write(tmp, format="ascii.ecsv", overwrite=True)
         for leftover in work.glob("*.log"):
             leftover.unlink()
+    store.clear()  # the product is in place
     status = list(table["status"])
     result = ExtractResult(
         out_dir / table_name(field_name),

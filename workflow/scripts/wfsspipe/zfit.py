@@ -28,11 +28,13 @@ One job per field (rule ``zfit``), in parallel over sources with the job's CPUs:
    field.
 
 Products in ``{fields_dir}/{field}/Redshifts/`` (built in a temporary folder beside it and
-renamed into place).
+renamed into place). Each finished source is kept in ``.Redshifts.done/`` as it comes
+(:mod:`wfsspipe.resume`), so a killed job's next attempt fits only the sources still to do.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -48,8 +50,10 @@ import numpy as np
 from .atomic import atomic_path
 from .extract import read_extract_table
 from .grizli_env import GrizliSettings, grizli_session
+from .logs import Progress
 from .parallel import run_forked
 from .preprocess import folder_product
+from .resume import SourceStore, digest, store_folder
 
 log = logging.getLogger(__name__)
 
@@ -262,13 +266,23 @@ def fit_field(
     chosen = extracted[extracted["status"] == "extracted"]
     note = "" if len(chosen) else (extracted.meta.get("note") or "no source was extracted")
     rows: dict[int, dict[str, Any]] = {}
+    beams_files = [extract_dir / row["beams"] for row in chosen]
+    for beams in beams_files:
+        if not beams.is_file():
+            raise ZfitError(f"{field_name}: {beams} is missing; rerun the extract rule")
+    # Sources finished by an earlier, killed attempt with the same settings and beams are kept.
+    key = {"settings": dataclasses.asdict(settings), "grizli": _grizli_version()}
+    store = SourceStore(store_folder(out_dir), digest(key, beams_files))
     with folder_product(out_dir) as work:
-        if len(chosen):
-            for row in chosen:
-                beams = extract_dir / row["beams"]
-                if not beams.is_file():
-                    raise ZfitError(f"{field_name}: {beams} is missing; rerun the extract rule")
-                # grizli reads ./{field}_{id:05d}.beams.fits
+        for source_id, row in store.done().items():
+            store.restore(source_id, work)
+            rows[source_id] = row
+        todo = [int(i) for i in chosen["id"] if int(i) not in rows]
+        if rows:
+            log.info("%s: %d sources fitted by an earlier attempt are kept; %d to fit",
+                     field_name, len(rows), len(todo))  # fmt: skip
+        if todo:
+            for beams in beams_files:  # grizli reads ./{field}_{id:05d}.beams.fits
                 os.symlink(beams.resolve(), work / beams.name)
             with grizli_session(work, grizli, log_path) as session:
                 try:
@@ -276,16 +290,16 @@ def fit_field(
                         _TEMPLATES = load_templates(settings)
                     log.info(
                         "%s: fitting %d sources, z %.2f-%.2f, dz %s, %s, %d process(es)",
-                        field_name, len(chosen), *settings.z_range, list(settings.dz),
+                        field_name, len(todo), *settings.z_range, list(settings.dz),
                         settings.search_templates, threads,
                     )  # fmt: skip
-                    tasks = [(field_name, int(i), settings) for i in chosen["id"]]
-                    for done, row in enumerate(_run(tasks, threads), 1):
+                    tasks = [(field_name, source_id, settings) for source_id in todo]
+                    progress = Progress(log, f"{field_name}: zfit", len(tasks), "sources")
+                    for row in _run(tasks, threads):
                         rows[row["id"]] = row
-                        log.info(
-                            "%s %d: %s in %.0f s (%d/%d) %s", field_name, row["id"], row["status"],
-                            row["seconds"], done, len(tasks), row.get("reason", ""),
-                        )  # fmt: skip
+                        store.keep(row["id"], row, _source_files(work, field_name, row["id"]))
+                        progress.advance(f"{row['id']}: {row['status']} in {row['seconds']:.0f} s"
+                                         + (f" {row['reason']}" if row.get("reason") else ""))  # fmt: skip
                 finally:
                     _TEMPLATES = None
             for link in work.glob("*.beams.fits"):
@@ -299,6 +313,7 @@ def fit_field(
             table.write(tmp, format="fits", overwrite=True)
         for leftover in [*work.glob("*.log"), *work.glob("*.log_par")]:
             leftover.unlink()
+    store.clear()  # the product is in place
     status = list(table["status"])
     result = ZfitResult(
         out_dir / fits_name,
@@ -317,6 +332,18 @@ def fit_field(
 
 def _run(tasks: Sequence, threads: int):
     return run_forked(_fit_one, tasks, threads)
+
+
+def _grizli_version() -> str:
+    from importlib import metadata
+
+    return metadata.version("grizli")
+
+
+def _source_files(work: Path, field_name: str, source_id: int) -> list[Path]:
+    """What grizli wrote for one source in ``work`` (not the beams link it read)."""
+    stem = f"{field_name}_{source_id:05d}."
+    return [p for p in work.glob(f"{stem}*") if p.is_file() and not p.is_symlink()]
 
 
 # --- Results table ---------------------------------------------------------------------------
