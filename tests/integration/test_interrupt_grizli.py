@@ -28,7 +28,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 KILL_PREPROCESS_AT = "# prep.iterate_tweak_align"
 MTIME_ONLY = ("--rerun-triggers", "mtime")
 TEXT_COLUMNS = ("exposure", "file", "visit", "filter", "element", "kind", "direct_visit",
-                "align_catalog", "status")  # fmt: skip
+                "align_catalog", "align_method", "status")  # fmt: skip
 SHIFT_COLUMNS = ("align_dx", "align_dy", "align_rot", "align_scale", "align_rms")
 
 INJECTED = [

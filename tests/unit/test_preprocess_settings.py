@@ -22,6 +22,7 @@ from wfsspipe.mosaic import (
 from wfsspipe.preprocess import (
     PreprocessSettings,
     _alignment_result,
+    alignment_method,
     commit_folder,
     preprocess_mem_mb,
     work_folder,
@@ -140,6 +141,15 @@ def test_alignment_result_is_read_from_grizlis_log(tmp_path):
     assert _alignment_result(tmp_path, "missing")["status"] == "alignment not logged"
     (tmp_path / "few_wcs.log").write_text(WCS_LOG.replace("   15\n", "    2\n"))
     assert _alignment_result(tmp_path, "few")["status"].startswith("too few matches")
+
+
+@pytest.mark.parametrize(
+    ("label", "method"),
+    [("GAIA_DR3", "remote catalogue"), ("LS_DR9", "remote catalogue"),
+     ("USER radec.txt", "local file"), ("SELF", "self"), ("none", "none")],
+)  # fmt: skip
+def test_alignment_method_from_the_catalogue_label(label, method):
+    assert alignment_method(label) == method
 
 
 def test_commit_folder_replaces_an_existing_folder_in_one_step(tmp_path):

@@ -80,6 +80,7 @@ def test_visit_table_lists_every_exposure_with_its_alignment(built):
     # Aligned to the synthetic catalogue: the injected pointing is exact, so the fit is ~0.
     assert set(visits["status"]) == {"aligned"}
     assert all(label.startswith("USER radec.txt") for label in visits["align_catalog"])
+    assert set(visits["align_method"]) == {"local file"}
     assert np.all(direct["align_n"] >= 5)
     assert np.all(np.hypot(direct["align_dx"], direct["align_dy"]) < 0.5)  # visit pixels
     assert np.all(direct["align_rms"] < 0.2)

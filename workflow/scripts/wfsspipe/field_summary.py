@@ -87,7 +87,8 @@ def _visits(paths: Sequence[Path]) -> list[str]:
     lines = [f"prepared exposures: {len(table)}"]
     if "visit" in table.colnames:
         lines.append(f"visits: {len(set(table['visit']))}")
-    for column, label in (("align_catalog", "aligned to"), ("status", "status")):
+    for column, label in (("align_method", "alignment"), ("align_catalog", "aligned to"),
+                          ("status", "status")):  # fmt: skip
         if column in table.colnames:
             counts = collections.Counter(str(v) for v in table[column])
             lines.append(f"{label}: " + ", ".join(f"{v} ({n})" for v, n in sorted(counts.items())))

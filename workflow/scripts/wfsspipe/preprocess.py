@@ -86,6 +86,7 @@ VISIT_COLUMNS = (
     "exptime",  # s
     "direct_visit",  # the direct visit whose WCS solution the exposure carries ("" if none)
     "align_catalog",  # what the direct visit was aligned to (USER <file>, SELF, GAIA, ...)
+    "align_method",  # remote catalogue, local file, self (relative only) or none
     "align_dx",  # pixels of the visit mosaic
     "align_dy",
     "align_rot",  # deg
@@ -377,6 +378,24 @@ def _visit_elements(visit: Mapping, raw: Path) -> tuple[str, str]:
     return str(header["PUPIL"]).upper(), str(header["FILTER"]).upper()
 
 
+SELF_ALIGNED = "self"
+
+
+def alignment_method(label: str) -> str:
+    """How a visit was aligned, from its ``align_catalog`` label: ``remote catalogue`` (GAIA,
+    LS_DR9, ... queried by grizli), ``local file`` (``USER <file>``, preprocess.alignment.catalog),
+    ``self`` (only relative: the visit's own sources; absolute astrometry is the pipeline's) or
+    ``none`` (no direct visit)."""
+    label = str(label)
+    if label == "SELF":
+        return SELF_ALIGNED
+    if label.startswith("USER "):
+        return "local file"
+    if label in ("", "none"):
+        return "none"
+    return "remote catalogue"
+
+
 def _alignment_catalog(direct, headers, field_name, settings, skipped) -> tuple[str, str]:
     """(radec argument for grizli, label): remote catalogues, else the config's, else the visit."""
     product = direct["product"]
@@ -483,6 +502,7 @@ def _visit_table(field_name, visits, elements, headers, direct_of, alignment, ou
                 "kind": kind, "pa_v3": float(info["PA_V3"]), "expstart": float(info["EXPSTART"]),
                 "exptime": float(info["EXPTIME"]), "direct_visit": direct,
                 "align_catalog": aligned.get("label", "none"),
+                "align_method": alignment_method(aligned.get("label", "none")),
                 "align_dx": aligned.get("dx", np.nan), "align_dy": aligned.get("dy", np.nan),
                 "align_rot": aligned.get("rot", np.nan), "align_scale": aligned.get("scale", np.nan),
                 "align_rms": aligned.get("rms", np.nan), "align_n": aligned.get("n", 0),
@@ -490,6 +510,14 @@ def _visit_table(field_name, visits, elements, headers, direct_of, alignment, ou
             })  # fmt: skip
     table = Table(rows=rows, names=VISIT_COLUMNS) if rows else Table(names=VISIT_COLUMNS)
     table.sort(["expstart"])
+    selfish = sorted({r["direct_visit"] for r in rows if r["align_method"] == SELF_ALIGNED})
+    if selfish:
+        log.warning(
+            "%s: %d direct visit(s) aligned only to themselves (%s): their absolute astrometry is "
+            "the pipeline's WCS. Offline (e.g. on compute nodes) give a local catalogue in "
+            "preprocess.alignment.catalog",
+            field_name, len(selfish), ", ".join(selfish),
+        )  # fmt: skip
     for column, unit in (("pa_v3", "deg"), ("exptime", "s"), ("align_rot", "deg")):
         table[column].unit = unit
     table.meta.update(
@@ -509,7 +537,7 @@ def read_visits(path: str | os.PathLike):
     missing = [c for c in VISIT_COLUMNS if c not in table.colnames]
     if missing:
         raise PreprocessError(f"{path} lacks columns {missing}: rerun the preprocess rule")
-    for name in ("direct_visit", "align_catalog", "status"):  # ECSV reads "" back as masked
+    for name in ("direct_visit", "align_catalog", "align_method", "status"):  # "" reads as masked
         if hasattr(table[name], "filled"):
             table[name] = table[name].filled("")
     return table
