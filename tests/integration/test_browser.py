@@ -161,10 +161,18 @@ def source_to_click(fields_dir: Path, settings: WebMapSettings) -> Source:
         lat_lng=(float(y) + 0.5, float(x) + 0.5),
         z=f"{float(row['z']):.4f}",
         z_68=f"[{float(row['z_lo']):.4f}, {float(row['z_hi']):.4f}]",
-        quality=f"{int(row['quality'])} ({QUALITY_LABELS[int(row['quality'])]})",
+        quality=f"{int(row['quality'])} ({_flag_text(row)})",
         line=line_text,
         plots=plots,
     )
+
+
+def _flag_text(row) -> str:
+    """The popup's quality label as wfsspipe.webmap writes it: the flag, with its reason when
+    ambiguous."""
+    flag = _text(row["flag"]) if "flag" in row.colnames else ""
+    flag = flag or QUALITY_LABELS[int(row["quality"])]
+    return f"{flag}: {_text(row['flag_reason'])}" if flag == "ambiguous" else flag
 
 
 def catalogue_counts(fields_dir: Path) -> dict[str, int]:

@@ -14,7 +14,15 @@ from astropy.table import Table
 from wfsspipe.contam import LimitSettings, catalog_depth, extraction_limit, position_angle
 from wfsspipe.extract import select_sources
 from wfsspipe.provenance import config_hash
-from wfsspipe.zfit import LINES, ZfitSettings, quality, read_fit, results_table
+from wfsspipe.zfit import (
+    LINES,
+    ZfitSettings,
+    alternative_redshift,
+    assess,
+    quality,
+    read_fit,
+    results_table,
+)
 
 
 def background_limited_catalog(depth_5sigma=26.0, n=60, seed=2):
@@ -96,7 +104,10 @@ def write_full_fits(path, z, z16, z84, lines):
     for i, (name, (flux, err)) in enumerate(lines.items()):
         covar.header[f"FLUX_{i:03d}"] = (flux, f"{name} line flux; erg / (s cm2)")
         covar.header[f"ERR_{i:03d}"] = (err, f"{name} line uncertainty; erg / (s cm2)")
-    zfit = fits.BinTableHDU(Table({"zgrid": [z], "pdf": [1.0]}), name="ZFIT_STACK")
+    grid = np.array([z - 0.5, z - 0.4, z - 0.3, z, z + 0.3])  # chi2 minima at z and z - 0.4
+    chi2 = np.array([1250.0, 1240.0, 1260.0, 1234.5, 1300.0])
+    zfit = fits.BinTableHDU(Table({"zgrid": grid, "chi2": chi2, "pdf": np.exp(-(chi2 - 1234.5) / 2)}),
+                            name="ZFIT_STACK")  # fmt: skip
     for key, value in {"Z_MAP": z, "Z16": z16, "Z84": z84, "Z02": z16 - 0.01,
                        "Z97": z84 + 0.01, "CHIMIN": 1234.5, "DOF": 1200}.items():  # fmt: skip
         zfit.header[key] = value
@@ -117,7 +128,11 @@ def test_results_table_reads_fits_and_flags_quality(tmp_path):
     }
     table = results_table("f-00", chosen, rows, tmp_path, settings)
     assert list(table["id"]) == [1, 2, 3]
-    assert list(table["quality"]) == [2, 1, 0]
+    # Source 1 rests on one line (SII's S/N is 1) and z = 0.9 fits within dchi2 5.5: ambiguous.
+    assert list(table["quality"]) == [1, 1, 0]
+    assert list(table["flag"]) == ["ambiguous", "poor", "no fit"]
+    assert table["z_alt"][0] == pytest.approx(0.9) and table["dchi2_alt"][0] == pytest.approx(5.5)
+    assert "z = 0.900 fits almost as well (dchi2 5.5)" in table["flag_reason"][0]
     assert table["z"][0] == pytest.approx(1.3) and table["z_lo"][0] == pytest.approx(1.299)
     assert table["flux_Ha"][0] == pytest.approx(2e-17) and table["sn_Ha"][0] == pytest.approx(20)
     assert table["nlines"][0] == 1  # SII at S/N 1 does not count
@@ -197,3 +212,39 @@ def test_contam_overview_has_a_row_per_grism_and_pa(tmp_path):
     with Image.open(tmp_path / "two.png") as two, Image.open(tmp_path / "one.png") as one:
         assert two.size[0] == one.size[0] and two.size[1] > 1.8 * one.size[1]
     assert (tmp_path / "none.png").stat().st_size > 1000
+
+
+def test_alternative_redshift_is_the_best_other_chi2_minimum():
+    z = np.linspace(0.1, 3.0, 600)
+    # the best fit at z = 1.3; other identifications at 0.36 (chi2 + 3) and 2.5 (chi2 + 40)
+    chi2 = 1000 + 4000 * (z - 1.3) ** 2
+    chi2 = np.minimum(chi2, 1003 + 4000 * (z - 0.36) ** 2)
+    chi2 = np.minimum(chi2, 1040 + 4000 * (z - 2.5) ** 2)
+    z_alt, dchi2 = alternative_redshift(z, chi2, separation=0.05)
+    assert z_alt == pytest.approx(0.36, abs=0.01) and dchi2 == pytest.approx(3.0, abs=0.5)
+    single = 1000 + 4000 * (z - 1.3) ** 2  # one minimum only
+    assert np.isnan(alternative_redshift(z, single)[0])
+    # a neighbour inside the separation is the same solution, not an alternative
+    near = np.minimum(single, 1001 + 4000 * (z - 1.33) ** 2)
+    assert np.isnan(alternative_redshift(z, near, separation=0.05)[0])
+
+
+@pytest.mark.parametrize(
+    ("nlines", "dchi2", "flag", "quality_value"),
+    [(1, 3.1, "ambiguous", 1), (0, 3.1, "ambiguous", 1), (1, 25.0, "good", 2),
+     (2, 3.1, "good", 2), (1, np.nan, "good", 2)],
+)  # fmt: skip
+def test_one_line_with_a_close_alternative_is_ambiguous(nlines, dchi2, flag, quality_value):
+    settings = ZfitSettings(max_width=0.01, min_line_sn=5.0, ambiguous_dchi2=9.0)
+    record = {"status": "ok", "z": 1.3, "z_lo": 1.299, "z_hi": 1.301, "nlines": nlines,
+              "z_alt": 0.358, "dchi2_alt": dchi2}  # fmt: skip
+    value, got, reason = assess(record, 20.0, settings)
+    assert (value, got) == (quality_value, flag)
+    if flag == "ambiguous":
+        assert "z = 0.358" in reason and "dchi2 3.1" in reason
+    assert assess({**record, "z_hi": 1.4}, 20.0, settings)[1] == "poor"
+    assert assess({**record, "status": "failed", "reason": "boom"}, 20.0, settings) == (
+        0,
+        "no fit",
+        "boom",
+    )

@@ -162,6 +162,8 @@ def test_catalogue_rows_columns_and_missing_filters(two_fields):
     # redshifts joined by id; the rest not extracted
     assert list(table["status"]) == ["ok", NOT_EXTRACTED, "failed", NOT_EXTRACTED, "ok"]
     assert list(table["quality"]) == [2, 0, 0, 0, 1]
+    # these tables predate the flag column: it follows the quality
+    assert list(table["flag"]) == ["good", "not fitted", "no fit", "not fitted", "poor"]
     assert table["z"][0] == 1.5 and table["z"][4] == 0.9 and np.isnan(table["z"][1])
     assert table["z_lo"][0] == pytest.approx(1.49) and table["z_hi"][4] == pytest.approx(0.91)
     assert table["flux_ha"][0] == 3.0 and table["flux_ha"][4] == 2.0
@@ -381,10 +383,11 @@ def test_index_page_table_links_and_no_remote_assets(fields_csv, two_fields, tmp
         "2.0",
         "F150W 1.1, F200W 1.0",  # direct + grism time per blocking filter
     ]
-    assert rows["vir-00"][11:] == ["3", "1", "1"]
-    assert rows["uma-03"][11:] == ["2", "1", "0"]
+    assert rows["vir-00"][11:] == ["3", "1", "1", "0"]
+    assert rows["uma-03"][11:] == ["2", "1", "0", "0"]
     assert rows["leo-01"][0] == "leo-01" and rows["leo-01"][11:] == [
         "–",
+        "0",
         "0",
         "0",
     ]  # no link, no catalogue

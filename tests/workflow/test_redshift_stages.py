@@ -153,6 +153,47 @@ def test_low_redshift_emitters_are_recovered(built, redshifts, truth, tmp_path, 
     assert not failures, "\n".join(failures)
 
 
+def injected_lines_in_bands(source, truth, filters) -> int:
+    """How many of an emitter's injected lines fall inside the field's grism filters."""
+    from wfsspipe.niriss import FILTER_EDGES_ANGSTROM
+
+    rest = truth.meta["line_rest_angstrom"]
+    return sum(
+        1
+        for name, wavelength in rest.items()
+        if float(source[name]) > 0
+        and any(
+            lo <= wavelength * (1 + source["z"]) <= hi
+            for f, (lo, hi) in FILTER_EDGES_ANGSTROM.items()
+            if f in filters
+        )  # fmt: skip
+    )
+
+
+def test_single_line_redshifts_with_an_alternative_are_ambiguous(built, redshifts, truth):
+    """An emitter with one line in the bands, whose other identification the grism data do not
+    exclude, is flagged ambiguous with that alternative; emitters with several lines stay good."""
+    table = Table.read(built / "FIELDS" / "fields.csv", format="ascii.csv")
+    filters = {str(f).upper() for f in table["pupil"][table["exp_type"] == "NIS_WFSS"]}
+    matched = match_truth(truth, redshifts)
+    single, multiple = [], []
+    for source in matched[matched["kind"] == "emitter"]:
+        row = redshifts[source["row"]]
+        injected = truth[truth["id"] == source["truth_id"]][0]
+        count = injected_lines_in_bands(injected, truth, filters)
+        (single if count == 1 else multiple if count >= 2 else []).append(row)
+    ambiguous = [r for r in single if r["flag"] == "ambiguous"]
+    assert ambiguous, [(r["id"], r["flag"], r["dchi2_alt"]) for r in single]
+    for row in ambiguous:
+        assert row["quality"] == 1 and np.isfinite(row["z_alt"])
+        assert abs(row["z_alt"] - row["z"]) / (1 + row["z"]) > 0.05
+        assert row["dchi2_alt"] < 9.0 and f"z = {row['z_alt']:.3f}" in str(row["flag_reason"])
+    strong = [r for r in multiple if r["nlines"] >= 2]
+    assert strong and all(r["flag"] == "good" and r["quality"] == 2 for r in strong), [
+        (r["id"], r["flag"], r["flag_reason"]) for r in strong
+    ]
+
+
 def test_results_table_is_complete(redshifts, built):
     extract = Table.read(products(built) / "Extractions" / f"{FIELD}_extract.ecsv")
     assert sorted(redshifts["id"]) == sorted(extract["id"][extract["status"] == "extracted"])

@@ -90,9 +90,14 @@ def _visits(paths: Sequence[Path]) -> list[str]:
     for column, label in (("align_method", "alignment"), ("align_catalog", "aligned to"),
                           ("status", "status")):  # fmt: skip
         if column in table.colnames:
-            counts = collections.Counter(str(v) for v in table[column])
-            lines.append(f"{label}: " + ", ".join(f"{v} ({n})" for v, n in sorted(counts.items())))
+            lines.append(_counts(label, table[column]))
     return lines
+
+
+def _counts(label: str, values) -> str:
+    """``label: a (3), b (1)``: how often each value occurs."""
+    counts = collections.Counter(str(v) for v in values)
+    return f"{label}: " + ", ".join(f"{v} ({n})" for v, n in sorted(counts.items()))
 
 
 def _mosaics(paths: Sequence[Path]) -> list[str]:
@@ -159,9 +164,9 @@ def _zfit(paths: Sequence[Path]) -> list[str]:
 
     table = Table.read(_one(paths, "_redshifts.fits"))
     lines = [f"sources fitted: {len(table)}"]
-    if len(table) and "status" in table.colnames:
-        status = collections.Counter(str(s) for s in table["status"])
-        lines.append("status: " + ", ".join(f"{s} ({n})" for s, n in sorted(status.items())))
+    for column in ("status", "flag"):
+        if len(table) and column in table.colnames:
+            lines.append(_counts(column, table[column]))
     if len(table) and "quality" in table.colnames:
         quality = collections.Counter(int(q) for q in table["quality"])
         lines.append(

@@ -456,13 +456,20 @@ def popup_rows(
                 f"{float(row['dec']):.8f}",
                 z,
                 z_68,
-                f"{quality} ({QUALITY_LABELS.get(quality, '?')})",
+                f"{quality} ({_flag(row, quality)})",
                 chi2_dof,
                 lines_html,
                 links,
             ]
         )
     return columns, rows
+
+
+def _flag(row: Mapping[str, Any], quality: int) -> str:
+    """The fit's flag (good, ambiguous, poor, no fit) and, when it has one, its reason."""
+    flag = _text(row.get("flag", "")) or QUALITY_LABELS.get(quality, "?")
+    reason = _text(row.get("flag_reason", ""))
+    return f"{flag}: {html.escape(reason)}" if flag == "ambiguous" and reason else flag
 
 
 def copy_plots(table: Any, redshift_dir: Path, plots_dir: Path) -> dict[int, dict[str, str]]:

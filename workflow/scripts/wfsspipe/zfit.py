@@ -20,9 +20,9 @@ One job per field (rule ``zfit``), in parallel over sources with the job's CPUs:
    source: ``id``, ``ra``, ``dec``, ``status`` (``ok``/``failed``), ``z`` (maximum a
    posteriori), ``z_lo``/``z_hi`` (16th/84th percentiles of p(z)), ``z02``/``z97``, ``chi2``,
    ``dof``, ``nlines``, per line of :data:`LINES` ``flux_{line}``/``err_{line}`` (erg/s/cm²;
-   NaN for a line outside the spectra's coverage) and ``sn_{line}``, ``quality`` (2 good: 68% interval narrower than
-   ``zfit.quality.max_width`` × (1+z) and a line with S/N ≥ ``zfit.quality.min_line_sn``;
-   1 poor; 0 no fit), ``fit_plot``/``spectrum_plot``/``line_plot`` (file names in the folder),
+   NaN for a line outside the spectra's coverage) and ``sn_{line}``, ``z_alt``/``dchi2_alt`` (the best other identification and how much worse
+   it fits), ``quality`` (2 good, 1 poor or ambiguous, 0 no fit), ``flag`` and ``flag_reason``
+   (:func:`assess`: good, poor, ambiguous, no fit, and why), ``fit_plot``/``spectrum_plot``/``line_plot`` (file names in the folder),
    ``seconds``, ``reason``. Table meta ``LINES``. A field with nothing extracted gets an empty
    but valid table that says why; a source whose fit fails is recorded and does not fail the
    field.
@@ -90,6 +90,8 @@ class ZfitSettings:
     line_maps: bool = False
     max_width: float = 0.01
     min_line_sn: float = 5.0
+    ambiguous_dchi2: float = 9.0
+    alternative_dz: float = 0.05
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any]) -> ZfitSettings:
@@ -106,6 +108,8 @@ class ZfitSettings:
             line_maps=bool(section["line_maps"]),
             max_width=float(section["quality"]["max_width"]),
             min_line_sn=float(section["quality"]["min_line_sn"]),
+            ambiguous_dchi2=float(section["quality"]["ambiguous_dchi2"]),
+            alternative_dz=float(section["quality"]["alternative_dz"]),
         )
 
 
@@ -364,6 +368,13 @@ def read_fit(path: Path) -> dict[str, Any]:
             "dof": int(zfit["DOF"]),
             "nlines": 0,
         }
+        stack = hdul["ZFIT_STACK"].data  # the redshift grid and chi2 of the search
+        names = stack.columns.names if stack is not None else []
+        values["chi2_grid"] = (
+            (np.asarray(stack["zgrid"], float), np.asarray(stack["chi2"], float))
+            if "zgrid" in names and "chi2" in names
+            else (np.array([]), np.array([]))
+        )
         lines = {}
         # The final (free-line) fit's fluxes: COVAR keywords FLUX_nnn/ERR_nnn, the line's name
         # in the comment ("Ha line flux; erg / (s cm2)"). With line maps grizli also lists the
@@ -408,7 +419,7 @@ def results_table(field_name, chosen, rows, folder: Path, settings: ZfitSettings
                 record.update(status="failed", reason=f"unreadable fit products: {error}")
         nan = np.nan
         record.update({k: nan for k in ("z", "z_lo", "z_hi", "z02", "z97", "chi2")})
-        record.update(dof=0, nlines=0)
+        record.update(dof=0, nlines=0, z_alt=nan, dchi2_alt=nan)
         best_sn = 0.0
         for line in LINES:
             flux, err = fit["lines"].get(line, (nan, nan)) if fit else (nan, nan)
@@ -425,7 +436,10 @@ def results_table(field_name, chosen, rows, folder: Path, settings: ZfitSettings
             record["nlines"] = sum(
                 1 for f, e in fit["lines"].values() if e > 0 and f / e >= settings.min_line_sn
             )
-        record["quality"] = quality(record, best_sn, settings)
+            record["z_alt"], record["dchi2_alt"] = alternative_redshift(
+                *fit["chi2_grid"], settings.alternative_dz
+            )
+        record["quality"], record["flag"], record["flag_reason"] = assess(record, best_sn, settings)
         for key, suffix in (
             ("fit_plot", "full.png"),
             ("spectrum_plot", "stack.png"),
@@ -459,21 +473,77 @@ def column_units() -> dict[str, str]:
 
 def _empty_row() -> dict[str, Any]:
     row: dict[str, Any] = {"id": 0, "ra": 0.0, "dec": 0.0, "status": "", "z": 0.0, "z_lo": 0.0,
-                           "z_hi": 0.0, "z02": 0.0, "z97": 0.0, "chi2": 0.0, "dof": 0, "nlines": 0}  # fmt: skip
+                           "z_hi": 0.0, "z02": 0.0, "z97": 0.0, "chi2": 0.0, "dof": 0, "nlines": 0,
+                           "z_alt": 0.0, "dchi2_alt": 0.0}  # fmt: skip
     for line in LINES:
         row.update({f"flux_{line}": 0.0, f"err_{line}": 0.0, f"sn_{line}": 0.0})
-    row.update(quality=0, fit_plot="", spectrum_plot="", line_plot="", seconds=0.0, reason="")
+    row.update(
+        quality=0,
+        flag="",
+        flag_reason="",
+        fit_plot="",
+        spectrum_plot="",
+        line_plot="",
+        seconds=0.0,
+        reason="",
+    )
     return row
 
 
 def quality(record: Mapping[str, Any], best_line_sn: float, settings: ZfitSettings) -> int:
-    """2 good, 1 poor, 0 no fit (see the module docs)."""
+    """2 good, 1 poor or ambiguous, 0 no fit (:func:`assess`)."""
+    return assess(record, best_line_sn, settings)[0]
+
+
+def assess(
+    record: Mapping[str, Any], best_line_sn: float, settings: ZfitSettings
+) -> tuple[int, str, str]:
+    """(quality, flag, reason) of a fit: what the data support.
+
+    * ``no fit`` (0): the fit failed;
+    * ``poor`` (1): the 68% interval is wider than ``max_width`` (1+z), or no line reaches
+      ``min_line_sn``;
+    * ``ambiguous`` (1): the redshift rests on at most one line above ``min_line_sn`` and
+      another identification (a chi² minimum more than ``alternative_dz`` (1+z) away,
+      ``z_alt``) is worse by less than ``ambiguous_dchi2``: the grism data cannot tell which
+      line it is;
+    * ``good`` (2): otherwise.
+    """
     if record["status"] != "ok" or not np.isfinite(record["z"]):
-        return 0
+        return 0, "no fit", str(record.get("reason") or "the fit failed")
     width = (record["z_hi"] - record["z_lo"]) / (1 + record["z"])
-    if width < settings.max_width and best_line_sn >= settings.min_line_sn:
-        return 2
-    return 1
+    if width >= settings.max_width:
+        return 1, "poor", f"68% interval {width:.3g} (1+z), wider than {settings.max_width:g}"
+    if not best_line_sn >= settings.min_line_sn:
+        return 1, "poor", f"no line at S/N >= {settings.min_line_sn:g} (best {best_line_sn:.1f})"
+    lines = int(record.get("nlines", 2))
+    dchi2, z_alt = float(record.get("dchi2_alt", np.nan)), float(record.get("z_alt", np.nan))
+    what = "one line" if lines <= 1 else f"{lines} lines"
+    if lines <= 1 and np.isfinite(dchi2) and dchi2 < settings.ambiguous_dchi2:
+        return 1, "ambiguous", f"{what}; z = {z_alt:.3f} fits almost as well (dchi2 {dchi2:.1f})"
+    if np.isfinite(dchi2):
+        return 2, "good", f"{what}; next identification z = {z_alt:.3f} at dchi2 {dchi2:.1f}"
+    return 2, "good", what
+
+
+def alternative_redshift(zgrid, chi2, separation: float = 0.05) -> tuple[float, float]:
+    """The best other solution of a redshift fit: (z, chi² above the minimum) of the lowest
+    local chi² minimum more than ``separation`` (1+z) from the best one; NaN if none."""
+    zgrid, chi2 = np.asarray(zgrid, float), np.asarray(chi2, float)
+    good = np.isfinite(zgrid) & np.isfinite(chi2)
+    order = np.argsort(zgrid[good])
+    z, c = zgrid[good][order], chi2[good][order]
+    if z.size < 3:
+        return np.nan, np.nan
+    best = int(np.argmin(c))
+    lower_left = np.r_[True, c[1:] <= c[:-1]]
+    lower_right = np.r_[c[:-1] <= c[1:], True]
+    minima = np.flatnonzero(lower_left & lower_right)
+    far = minima[np.abs(z[minima] - z[best]) / (1 + z[best]) > separation]
+    if far.size == 0:
+        return np.nan, np.nan
+    other = far[np.argmin(c[far])]
+    return float(z[other]), float(c[other] - c[best])
 
 
 def zfit_mem_mb(sources: int, threads: int = 1, attempt: int = 1) -> int:

@@ -19,7 +19,8 @@ each column's meaning, as listed in ``FIELDS/README.md``:
 ``r_half``, ``a_axis``, ``b_axis``
     the half-light radius and the semi-axes of the source's ellipse on the detection image, in
     arcsec (grizli's ``flux_radius``, ``a_image``, ``b_image`` in pixels times the pixel scale).
-``status``, ``z``, ``z_lo``, ``z_hi``, ``z02``, ``z97``, ``chi2``, ``dof``, ``nlines``, ``quality``
+``status``, ``z``, ``z_lo``, ``z_hi``, ``z02``, ``z97``, ``chi2``, ``dof``, ``nlines``, ``quality``,
+``z_alt``, ``dchi2_alt``, ``flag``, ``flag_reason``
     from the field's redshift table (``Redshifts/{field}_redshifts.fits``): ``status`` ``ok`` or
     ``failed``; ``z_lo``/``z_hi`` the 16th/84th and ``z02``/``z97`` the 2.5th/97.5th
     percentiles; ``nlines`` lines above the S/N threshold; ``quality`` 2 good, 1 poor, 0 no
@@ -54,20 +55,22 @@ from . import SummaryError
 log = logging.getLogger(__name__)
 
 NOT_EXTRACTED = "not_extracted"
+QUALITY_FLAGS = {2: "good", 1: "poor", 0: "no fit"}
 AB_ZEROPOINT_UJY = 23.9  # m_AB = 23.9 - 2.5 log10(f / uJy)
 APERTURE_TOLERANCE_ARCSEC = 0.005
 PHOT_COLUMNS = ("id", "ra", "dec")
 REDSHIFT_COLUMNS = ("id", "status", "z", "z_lo", "z_hi", "chi2", "dof", "quality")
 REDSHIFT_FLOATS = ("z", "z_lo", "z_hi", "chi2", "dof")
 # Columns of the redshift table that older results tables may lack (masked when absent).
-OPTIONAL_FLOATS = ("z02", "z97", "nlines")
+OPTIONAL_FLOATS = ("z02", "z97", "nlines", "z_alt", "dchi2_alt")
 # Sizes: grizli's (SEP's) column in pixels -> ours in arcsec, and what it is.
 SIZE_COLUMNS = {"flux_radius": ("r_half", "half-light radius"),
                 "a_image": ("a_axis", "semi-major axis"),
                 "b_image": ("b_axis", "semi-minor axis")}  # fmt: skip
 # Columns without a unit by design: names, ids, counts, text, redshifts and ratios.
 DIMENSIONLESS = ("field", "id", "status", "z", "z_lo", "z_hi", "z02", "z97", "chi2", "dof",
-                 "nlines", "quality", "reason", "fit_plot")  # fmt: skip
+                 "nlines", "z_alt", "dchi2_alt", "quality", "flag", "flag_reason", "reason",
+                 "fit_plot")  # fmt: skip
 DIMENSIONLESS_PREFIXES = ("sn_",)
 _FLUX_COLUMN = re.compile(r"^(?P<filter>[a-z]\d{3}[a-z]+)_flux_aper_(?P<index>\d+)$", re.I)
 _LINE_COLUMN = re.compile(r"^flux_(?P<line>.+)$")
@@ -280,17 +283,25 @@ def combine_catalogs(products: Sequence[FieldProducts], aperture_arcsec: float) 
         quality = np.zeros(count, dtype=np.int16)
         reason = _extraction_reasons(item, phot)
         fit_plot = np.full(count, "", dtype=object)
+        flag = np.full(count, "not fitted", dtype=object)
+        flag_reason = np.full(count, "", dtype=object)
         if redshifts is not None:
             status[fitted] = [_text(v) for v in np.asarray(redshifts["status"])[rows[fitted]]]
             quality[fitted] = np.asarray(redshifts["quality"], dtype=np.int16)[rows[fitted]]
-            for name, target in (("reason", reason), ("fit_plot", fit_plot)):
+            pairs = (("reason", reason), ("fit_plot", fit_plot), ("flag", flag),
+                     ("flag_reason", flag_reason))  # fmt: skip
+            for name, target in pairs:
                 if name in redshifts.colnames:
                     target[fitted] = [_text(v) for v in _text_column(redshifts, name)[rows[fitted]]]
+            if "flag" not in redshifts.colnames:  # a table from before the flag: from quality
+                flag[fitted] = [QUALITY_FLAGS.get(int(q), "") for q in quality[fitted]]
         reason[(status == NOT_EXTRACTED) & (reason == "")] = "not extracted"
         columns["status"].values.append(status)
         columns["quality"].values.append(quality)
         columns["reason"].values.append(reason)
         columns["fit_plot"].values.append(fit_plot)
+        columns["flag"].values.append(flag)
+        columns["flag_reason"].values.append(flag_reason)
         for name in (*REDSHIFT_FLOATS, *OPTIONAL_FLOATS):
             source = redshifts if redshifts is not None and name in redshifts.colnames else None
             columns[name].values.append(_gather(source, name, rows, columns[name], item))
@@ -323,8 +334,8 @@ def combine_catalogs(products: Sequence[FieldProducts], aperture_arcsec: float) 
 
 
 _EMPTY_DTYPES = {"field": str, "id": np.int64, "status": str, "quality": np.int16, "reason": str,
-                 "fit_plot": str}  # fmt: skip
-TEXT_COLUMNS = ("field", "status", "reason", "fit_plot")
+                 "fit_plot": str, "flag": str, "flag_reason": str}  # fmt: skip
+TEXT_COLUMNS = ("field", "status", "flag", "flag_reason", "reason", "fit_plot")
 
 
 def column_descriptions(
@@ -355,7 +366,11 @@ def column_descriptions(
     columns["chi2"] = (None, "chi^2 of the best fit")
     columns["dof"] = (None, "degrees of freedom of the fit")
     columns["nlines"] = (None, "emission lines above the fit's S/N threshold")
-    columns["quality"] = (None, "2 good, 1 poor, 0 no fit")
+    columns["z_alt"] = (None, "the best other redshift (another line identification)")
+    columns["dchi2_alt"] = (None, "how much worse z_alt fits (chi^2 above the minimum)")
+    columns["quality"] = (None, "2 good, 1 poor or ambiguous, 0 no fit")
+    columns["flag"] = (None, "good, ambiguous, poor, no fit or not fitted")
+    columns["flag_reason"] = (None, "why the fit has its flag")
     columns["reason"] = (None, "why the source has no redshift (empty when fitted)")
     columns["fit_plot"] = (None, "fit figure, in the field's Redshifts/ folder")
     for line in lines:

@@ -2,7 +2,7 @@
 
 A table (a thumbnail of the field's RGB image, field, programs, date of the first exposure,
 filters, grisms, exposures, exposure time in all and per blocking filter, centre, catalogue
-sources, fitted and good redshifts) and an all-sky Mollweide map of the field footprints (from
+sources, fitted, good and ambiguous redshifts) and an all-sky Mollweide map of the field footprints (from
 the fields table's ``s_region`` polygons), each field linking to its web map
 (``{field}/fitsmap/index.html``) or, before that exists, to its RGB image. A click on a column
 header sorts the table by it (again: the other way); the search box keeps the rows whose field
@@ -60,6 +60,7 @@ class FieldSummary:
     sources: int | None = None  # catalogue sources (None: no catalogue)
     fitted: int = 0  # quality >= 1
     good: int = 0  # quality == 2
+    ambiguous: int = 0  # flag "ambiguous": one line, another identification fits almost as well
     link: str | None = None  # relative URL of the field's page
     thumbnail: str | None = None  # data: URL of a small RGB image
 
@@ -147,6 +148,9 @@ def count_sources(summaries: Sequence[FieldSummary], catalog: Table) -> None:
             summary.sources = int(mine.sum())
             summary.fitted = int((mine & (quality >= 1)).sum())
             summary.good = int((mine & (quality == 2)).sum())
+            if "flag" in catalog.colnames:
+                flags = np.asarray(catalog["flag"]).astype(str)
+                summary.ambiguous = int((mine & (flags == "ambiguous")).sum())
 
 
 def relative_url(target: str | os.PathLike, start: str | os.PathLike) -> str:
@@ -314,6 +318,7 @@ HEADERS = [
     ("Sources", ""),
     ("Fitted", ""),
     ("Good z", ""),
+    ("Ambiguous z", ""),
 ]
 
 
@@ -364,6 +369,7 @@ def render_index(
             ),
             _cell(s.fitted, sort=s.fitted),
             _cell(s.good, sort=s.good),
+            _cell(s.ambiguous, sort=s.ambiguous),
         ]
         search = html.escape(" ".join([s.field, *s.programs]).lower())
         body.append(f'<tr id="{name}" data-search="{search}">{"".join(cells)}</tr>')

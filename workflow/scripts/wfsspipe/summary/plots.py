@@ -190,6 +190,7 @@ def match_truth(catalog: Table, truth: Table, radius_arcsec: float = 0.3) -> Tab
     columns = {name: np.full(count, np.nan) for name in ("z", "z_lo", "z_hi")}
     quality = np.zeros(count, dtype=np.int16)
     status = np.full(count, "", dtype=object)
+    flag = np.full(count, "", dtype=object)
     nearest = np.full(count, -1)
     if len(catalog) and count:
         sources = SkyCoord(catalog["ra"], catalog["dec"], unit="deg")
@@ -204,6 +205,8 @@ def match_truth(catalog: Table, truth: Table, radius_arcsec: float = 0.3) -> Tab
             values[matched] = _floats(catalog[name])[rows]
         quality[matched] = np.asarray(catalog["quality"])[rows]
         status[matched] = np.asarray(catalog["status"]).astype(str)[rows]
+        if "flag" in catalog.colnames:
+            flag[matched] = np.asarray(catalog["flag"]).astype(str)[rows]
     result["field"] = field.astype(str)
     result["id"] = ids
     result["separation"] = separation
@@ -212,6 +215,7 @@ def match_truth(catalog: Table, truth: Table, radius_arcsec: float = 0.3) -> Tab
         result[name] = values
     result["quality"] = quality
     result["status"] = status.astype(str)
+    result["flag"] = flag.astype(str)
     result["dz"] = (result["z"] - result["z_true"]) / (1 + result["z_true"])
     filters = [f for f in str(catalog.meta.get("FILTERS", "")).upper().split(",") if f]
     rest = dict(truth.meta.get("line_rest_angstrom") or {})
