@@ -1,6 +1,5 @@
 """The store of finished sources that lets extract and zfit resume (wfsspipe.resume)."""
 
-
 from wfsspipe.resume import SourceStore, digest, store_folder
 
 
