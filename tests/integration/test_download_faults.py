@@ -45,7 +45,9 @@ RECOVERED = (
     Case("response slower than the timeout, then a Content-Length the table contradicts",
          ("slow", "wrongsize"),
          problems=("transfer interrupted after 0 bytes \\(no data for 2 s\\)", r"offers (\d+) bytes but the fields table says (?!\1)\d+")),
-    # MAST's sizes are unreliable: a file whose checksums verify is kept, without a retry.
+)  # fmt: skip
+# MAST's sizes are unreliable: a file whose checksums verify is kept, with a warning, no retry.
+KEPT = (
     Case("size in the fields table disagrees with the archive (the file's checksums verify)", (),
          "wrong", problems=(r"\d+ bytes where the fields table says \d+; kept: its FITS structure "
                             "and the CHECKSUM/DATASUM of every HDU verify",)),
@@ -67,9 +69,10 @@ def _injections() -> list[Injection]:
     rows = []
     for case in RECOVERED:
         outcome = f"retried; the archive's file (sha256) after {len(case.served) + 1} requests"
-        if not case.served:
-            outcome = "kept with a warning naming both sizes; the archive's file after 1 request"
-        rows.append(Injection(case.what, len(case.served) or 1, outcome, test))
+        rows.append(Injection(case.what, len(case.served), outcome, test))
+    for case in KEPT:
+        outcome = "kept with a warning naming both sizes; the archive's file after 1 request"
+        rows.append(Injection(case.what, 1, outcome, test))
     for case in FAILING:
         times = len(case.served)
         outcome = (
@@ -134,14 +137,33 @@ def test_every_recoverable_fault_ends_in_the_archive_file(
         assert requests_made[name] == len(case.served) + 1, case.what
         assert with_token[name] == requests_made[name]
         log = workflow.log("download", row).read_text()
-        if case.served:
-            assert f"attempt 1/{RECOVER_RETRIES} for mast:JWST/product/{name} failed" in log
-        else:
-            assert "failed" not in log, log[-2000:]
+        assert f"attempt 1/{RECOVER_RETRIES} for mast:JWST/product/{name} failed" in log
         for problem in case.problems:
             assert re.search(problem, log), (case.what, problem, log[-2000:])
     assert not list(workflow.fields_dir.rglob("*.part"))
     assert assert_products_whole(workflow, synthetic_field / "archive") == len(rows)
+
+
+@pytest.fixture(scope="module")
+def kept(new_workflow, archive_server, field_rows):
+    return _download(new_workflow, archive_server, field_rows, "download-kept", KEPT, 2)
+
+
+def test_a_size_the_table_gets_wrong_is_kept_when_the_checksums_verify(
+    kept, archive_server, synthetic_field
+):
+    workflow, rows, before, result = kept
+    assert result.returncode == 0, result.output[-4000:]
+    requests_made = counts_since(archive_server, before)
+    for row, case in zip(rows, KEPT):
+        name = row["filename"]
+        assert sha256(workflow.uncal(row)) == sha256(synthetic_field / "archive" / name)
+        assert requests_made[name] == 1  # no retry: the first copy was whole
+        log = workflow.log("download", row).read_text()
+        assert "failed" not in log, log[-2000:]
+        for problem in case.problems:
+            assert re.search(problem, log), (case.what, problem, log[-2000:])
+        assert "WARNING" in log
 
 
 def test_persistent_faults_fail_clearly_and_leave_nothing(failing, archive_server, synthetic_field):
