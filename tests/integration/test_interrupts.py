@@ -72,7 +72,7 @@ def keep_going(new_workflow, field_rows, synthetic_field, archive_server):
 
 def _job_start(output: str, rule: str, exposure: str) -> int:
     """Where Snakemake's output announces the job of ``rule`` for ``exposure``."""
-    block = rf"(?:local)?rule {rule}:\n(?:    .*\n)*?    wildcards: field=\S+ exposure={exposure}\n"
+    block = rf"(?:local)?rule {rule}:\n(?:    .*\n)*?    wildcards: (?:root=\S*, )?field=\S+ exposure={exposure}\n"
     match = re.search(block, output)
     assert match, f"no {rule} job for {exposure} in the output"
     return match.start()
@@ -83,10 +83,11 @@ def test_corrupt_uncal_fails_clearly_and_the_rest_finishes(keep_going, synthetic
     assert result.returncode != 0
     assert result.output.count("Error in rule stage1") == 1
     broken = workflow.uncal(rows[CORRUPT])
+    named = broken.relative_to(workflow.folder)  # as the user types it, in the run folder
     message = workflow.log("stage1", rows[CORRUPT]).read_text()
-    assert f"{broken}: FITS structure ends at byte" in message
+    assert f"{named}: FITS structure ends at byte" in message
     assert "delete it and rerun Snakemake, which downloads it again" in message
-    assert f"{broken}: FITS structure ends" in result.output  # also on the user's terminal
+    assert f"{named}: FITS structure ends" in result.output  # also on the user's terminal
     assert not workflow.rate(rows[CORRUPT]).exists()
     # The other field's Stage 1 started after the failure (what --keep-going is for) and finished.
     failed_at = result.output.index("Error in rule stage1")
