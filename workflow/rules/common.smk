@@ -153,11 +153,6 @@ def stage1_mem_with_references_mb(wildcards, input, attempt):
     return stage1_mem_mb(wildcards, input, attempt) + _grow(extra, attempt, minimum=0)
 
 
-def field_exposure_rows(wildcards):
-    """The field's exposures as dicts (CRDS matches references on their filter, pupil, time)."""
-    return [FIELDS.row(wildcards.field, e) for e in FIELDS.exposures(wildcards.field)]
-
-
 def field_rates(field):
     return [rate_path(field, exposure) for exposure in FIELDS.exposures(field)]
 
