@@ -3,12 +3,10 @@ that sync CRDS files through the real crds client. Imported as ``crds_server_pro
 
 from __future__ import annotations
 
-import subprocess
-import time
 from pathlib import Path
 
 import requests
-from support import PYTHON, ROOT
+from support import PYTHON, ROOT, start_server, stop_process
 
 
 class CrdsServer:
@@ -16,18 +14,9 @@ class CrdsServer:
 
     def __init__(self, root: Path, workdir: Path):
         port_file = Path(workdir) / "crds.port"
-        port_file.unlink(missing_ok=True)
-        self.process = subprocess.Popen(
-            [PYTHON, str(ROOT / "resources/scripts/crdsServer.py"), "--root", str(root),
-             "--port-file", str(port_file)],
-            cwd=ROOT,
-        )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while not port_file.exists():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("the CRDS server did not start")
-            time.sleep(0.05)
+        command = [PYTHON, ROOT / "resources/scripts/crdsServer.py", "--root", root,
+                   "--port-file", port_file]  # fmt: skip
+        self.process = start_server(command, port_file, "the CRDS server")
         self.url = f"http://localhost:{int(port_file.read_text())}"  # CRDS_SERVER_URL
 
     def stats(self) -> dict:
@@ -39,9 +28,4 @@ class CrdsServer:
         requests.post(f"{self.url}/faults", json=names, timeout=5).raise_for_status()
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        stop_process(self.process)

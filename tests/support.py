@@ -44,24 +44,37 @@ class ArchiveServer:
         if token:
             command += ["--token-env", TEST_TOKEN_ENV]
             env[TEST_TOKEN_ENV] = token
-        self.process = subprocess.Popen([str(c) for c in command], cwd=ROOT, env=env)
-        deadline = time.monotonic() + 30
-        while not self.port_file.exists():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("the archive server did not start")
-            time.sleep(0.05)
+        self.process = start_server(command, self.port_file, "the archive server", 30, env=env)
         self.port = int(self.port_file.read_text())
         self.base = f"http://127.0.0.1:{self.port}"
         self.download_url = f"{self.base}/api/v0.1/Download/file"
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        stop_process(self.process)
+
+
+def start_server(command: list, port_file: Path, what: str, timeout: float = 60, **popen):
+    """A local server script started in its own process; returns once it has written
+    ``port_file`` (the port it listens on), or stops it and says it did not start."""
+    port_file.unlink(missing_ok=True)
+    process = subprocess.Popen([str(c) for c in command], cwd=ROOT, **popen)
+    deadline = time.monotonic() + timeout
+    while not port_file.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop_process(process)
+            raise RuntimeError(f"{what} did not start")
+        time.sleep(0.05)
+    return process
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """Stop a process started by a test, by PID: SIGTERM, then SIGKILL after 10 s."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def make_workdir(

@@ -12,14 +12,13 @@ import json
 import os
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import requests
 from astropy.table import Table
-from support import PYTHON, ROOT
+from support import PYTHON, ROOT, start_server, stop_process
 
 from .helpers import Injection
 
@@ -70,13 +69,7 @@ class MastServer:
             str(PAGESIZE), "--token-env", TOKEN_ENV,
         ]  # fmt: skip
         env = dict(os.environ, **{TOKEN_ENV: TOKEN})
-        self.process = subprocess.Popen([str(c) for c in command], cwd=ROOT, env=env)
-        deadline = time.monotonic() + 60
-        while not port_file.exists():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("the MAST server did not start")
-            time.sleep(0.05)
+        self.process = start_server(command, port_file, "the MAST server", env=env)
         self.url = f"http://127.0.0.1:{int(port_file.read_text())}"
 
     def env(self, config: Path | None = None, **extra) -> dict:
@@ -94,12 +87,7 @@ class MastServer:
         requests.post(f"{self.url}/faults", json={"status": status, "after": after}, timeout=10)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        stop_process(self.process)
 
 
 @pytest.fixture(scope="module")
