@@ -7,8 +7,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+# The stand-in servers' processes, started and stopped as make demo does.
+from wfsspipe.synthetic.serving import start_process as start_server
+from wfsspipe.synthetic.serving import stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -51,30 +54,6 @@ class ArchiveServer:
 
     def stop(self) -> None:
         stop_process(self.process)
-
-
-def start_server(command: list, port_file: Path, what: str, timeout: float = 60, **popen):
-    """A local server script started in its own process; returns once it has written
-    ``port_file`` (the port it listens on), or stops it and says it did not start."""
-    port_file.unlink(missing_ok=True)
-    process = subprocess.Popen([str(c) for c in command], cwd=ROOT, **popen)
-    deadline = time.monotonic() + timeout
-    while not port_file.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            stop_process(process)
-            raise RuntimeError(f"{what} did not start")
-        time.sleep(0.05)
-    return process
-
-
-def stop_process(process: subprocess.Popen) -> None:
-    """Stop a process started by a test, by PID: SIGTERM, then SIGKILL after 10 s."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def make_workdir(

@@ -14,8 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "workflow" / "scripts"))
 
-from wfsspipe.atomic import write_text
 from wfsspipe.synthetic.archive import base_url, make_server
+from wfsspipe.synthetic.serving import serve
 
 
 def main() -> int:
@@ -30,16 +30,7 @@ def main() -> int:
         parser.error(f"--root {args.root} is not a folder")
     token = os.environ.get(args.token_env) if args.token_env else None
     server = make_server(args.root, args.port, token=token, slow_seconds=args.slow_seconds)
-    if args.port_file:
-        write_text(args.port_file, f"{server.server_address[1]}\n")
-    print(f"serving {args.root} at {base_url(server)}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
+    return serve(server, args.port_file, f"serving {args.root} at {base_url(server)}")
 
 
 if __name__ == "__main__":

@@ -15,8 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "workflow" / "scripts"))
 
-from wfsspipe.atomic import write_text
 from wfsspipe.synthetic.crdsserver import base_url, make_server
+from wfsspipe.synthetic.serving import serve
 
 
 def main() -> int:
@@ -33,16 +33,7 @@ def main() -> int:
         format="%(asctime)s %(levelname)s %(message)s",
     )
     server = make_server(args.root, args.port)
-    if args.port_file:
-        write_text(args.port_file, f"{server.server_address[1]}\n")
-    print(f"serving CRDS cache {args.root} at {base_url(server)}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
+    return serve(server, args.port_file, f"serving CRDS cache {args.root} at {base_url(server)}")
 
 
 if __name__ == "__main__":

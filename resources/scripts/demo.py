@@ -20,12 +20,15 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
+
+from wfsspipe.synthetic.serving import start_process, stop_process  # noqa: E402
+
 SCRIPTS = ROOT / "resources" / "scripts"
 PYTHON = sys.executable
 
@@ -37,25 +40,14 @@ def run(command: list, **kwargs) -> None:
 
 def start_server(command: list, port_file: Path, what: str) -> subprocess.Popen:
     """Start a local server script; wait until it has written its port."""
-    port_file.unlink(missing_ok=True)
-    server = subprocess.Popen(
-        [str(c) for c in [PYTHON, *command, "--port-file", port_file]], cwd=ROOT
-    )
-    deadline = time.monotonic() + 60
-    while not port_file.exists():
-        if server.poll() is not None or time.monotonic() > deadline:
-            server.kill()
-            raise SystemExit(f"demo: the {what} did not start; see the messages above")
-        time.sleep(0.1)
-    return server
+    try:
+        return start_process([PYTHON, *command, "--port-file", port_file], port_file, what)
+    except RuntimeError as error:
+        raise SystemExit(f"demo: {error}; see the messages above") from None
 
 
 def stop_server(server: subprocess.Popen) -> None:
-    server.send_signal(signal.SIGINT)
-    try:
-        server.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.kill()
+    stop_process(server, signal.SIGINT)  # the server closes its socket and exits
 
 
 def compute_fields(synthetic: Path, output: Path) -> None:
@@ -65,7 +57,7 @@ def compute_fields(synthetic: Path, output: Path) -> None:
     server = start_server(
         [SCRIPTS / "mastServer.py", "--table", synthetic / "observations.ecsv", "--no-extras",
          "--astroquery-config", folder / "config"],
-        output / "mast.port", "MAST server",
+        output / "mast.port", "the MAST server",
     )  # fmt: skip
     try:
         (folder / "home").mkdir(parents=True, exist_ok=True)
@@ -107,13 +99,13 @@ def main() -> int:
 
     server = start_server(
         [SCRIPTS / "archiveServer.py", "--root", synthetic / "archive"],
-        output / "archive.port", "archive server",
+        output / "archive.port", "the archive server",
     )  # fmt: skip
     # The synthetic CRDS context served like the CRDS server: crds_sync fetches what the
     # exposures need into demo/crds_cache with the real crds client, as on a login node.
     crds_server = start_server(
         [SCRIPTS / "crdsServer.py", "--root", synthetic / "crds_cache"],
-        output / "crds.port", "CRDS server",
+        output / "crds.port", "the CRDS server",
     )  # fmt: skip
     try:
         port = int((output / "archive.port").read_text())

@@ -26,6 +26,7 @@ from wfsspipe.synthetic.mast_portal import (
     make_server,
     server_url,
 )
+from wfsspipe.synthetic.serving import serve
 
 
 def main() -> int:
@@ -56,16 +57,7 @@ def main() -> int:
     if args.astroquery_config:
         config = args.astroquery_config / "astropy" / "astroquery.cfg"
         write_text(config, astroquery_config(url, pagesize=args.pagesize))
-    if args.port_file:
-        write_text(args.port_file, f"{server.server_address[1]}\n")
-    print(f"serving {len(observations)} observations at {url}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
+    return serve(server, args.port_file, f"serving {len(observations)} observations at {url}")
 
 
 if __name__ == "__main__":
