@@ -20,11 +20,12 @@ import threading
 import time
 from collections import defaultdict, deque
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 from ..products import UNCAL_RE
+from .serving import local_server
 
 log = logging.getLogger(__name__)
 
@@ -155,11 +156,7 @@ class ArchiveHandler(BaseHTTPRequestHandler):
 
 def make_server(root: Path, port: int = 0, token: str | None = None, slow_seconds: float = 5.0):
     """A ThreadingHTTPServer on 127.0.0.1:``port`` (0: any free port) serving ``root``."""
-    state = ArchiveState(root, token, slow_seconds)
-    handler = type("BoundArchiveHandler", (ArchiveHandler,), {"state": state})
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-    server.daemon_threads = True
-    return server
+    return local_server(ArchiveHandler, port, state=ArchiveState(root, token, slow_seconds))
 
 
 def base_url(server) -> str:

@@ -41,6 +41,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from .crdscache import OBSERVATORY, SERVERLESS_URL
+from .serving import local_server
 
 log = logging.getLogger(__name__)
 
@@ -321,11 +322,8 @@ def make_server(root: str | Path, port: int = 0) -> ThreadingHTTPServer:
         CRDS_READONLY_CACHE="1",
     )
     os.environ.pop("CRDS_CONTEXT", None)
-    state = CrdsState(root)
-    server = ThreadingHTTPServer(("127.0.0.1", port), CrdsHandler)
-    handler = type("BoundCrdsHandler", (CrdsHandler,), {"state": state, "base": base_url(server)})
-    server.RequestHandlerClass = handler
-    server.daemon_threads = True
+    server = local_server(CrdsHandler, port, state=CrdsState(root))
+    server.RequestHandlerClass.base = base_url(server)  # known once the port is bound
     return server
 
 

@@ -31,12 +31,14 @@ import threading
 from collections import defaultdict
 from http import HTTPStatus
 from http.cookies import SimpleCookie
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 from astropy.table import Table, vstack
+
+from .serving import local_server
 
 log = logging.getLogger(__name__)
 
@@ -418,11 +420,7 @@ class PortalHandler(BaseHTTPRequestHandler):
 
 def make_server(observations: Table, port: int = 0, token: str | None = None):
     """A ThreadingHTTPServer on 127.0.0.1:``port`` (0: any free port) serving ``observations``."""
-    state = PortalState(observations, token)
-    handler = type("BoundPortalHandler", (PortalHandler,), {"state": state})
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-    server.daemon_threads = True
-    return server
+    return local_server(PortalHandler, port, state=PortalState(observations, token))
 
 
 def server_url(server) -> str:

@@ -6,11 +6,23 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from ..atomic import write_text
 
 ROOT = Path(__file__).resolve().parents[4]
+
+
+def local_server(
+    handler: type[BaseHTTPRequestHandler], port: int = 0, **attributes
+) -> ThreadingHTTPServer:
+    """A ThreadingHTTPServer on 127.0.0.1:``port`` (0: any free port) whose requests are
+    handled by ``handler`` with ``attributes`` (its state) bound as class attributes."""
+    bound = type(f"Bound{handler.__name__}", (handler,), attributes)
+    server = ThreadingHTTPServer(("127.0.0.1", port), bound)
+    server.daemon_threads = True
+    return server
 
 
 def serve(server, port_file: Path | None, message: str) -> int:
