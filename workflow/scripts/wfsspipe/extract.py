@@ -48,7 +48,7 @@ from .grizli_env import GrizliSettings, grizli_session
 from .logs import Progress
 from .parallel import run_forked
 from .preprocess import folder_product
-from .resume import SourceStore, digest, store_folder
+from .resume import SourceStore, digest, source_files, store_folder
 
 log = logging.getLogger(__name__)
 
@@ -125,12 +125,6 @@ def select_sources(catalog, mag_limit: float | None, bright_limit: float, max_so
 
 # --- Workers: forked after the models are loaded ---------------------------------------------
 _GROUP = None  # the GroupFLT, inherited by forked workers (copy-on-write)
-
-
-def _source_files(work: Path, field_name: str, source_id: int) -> list[Path]:
-    """What one source's extraction wrote in ``work`` (beams file, 2D stacks, figures)."""
-    stem = f"{field_name}_{source_id:05d}."
-    return [p for p in work.glob(f"{stem}*") if p.is_file() and not p.is_symlink()]
 
 
 def _extract_one(args) -> dict[str, Any]:
@@ -276,7 +270,7 @@ def extract_field(
                     progress = Progress(log, f"{field_name}: extract", len(tasks), "sources")
                     for row in _run(tasks, threads):
                         rows_by_id[row["id"]] = row
-                        store.keep(row["id"], row, _source_files(work, field_name, row["id"]))
+                        store.keep(row["id"], row, source_files(work, field_name, row["id"]))
                         progress.advance(f"{row['id']}: {row['status']}"
                                          + (f" {row['reason']}" if row.get("reason") else ""))  # fmt: skip
                 finally:

@@ -52,6 +52,13 @@ def digest(settings: Any, files: Iterable[str | os.PathLike]) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
+def source_files(work: Path, field_name: str, source_id: int) -> list[Path]:
+    """What grizli wrote for one source in ``work`` (``{field}_{id:05d}.*``: beams file, 2D
+    stacks, fit products, figures), without the links to inputs it read from there."""
+    stem = f"{field_name}_{source_id:05d}."
+    return [p for p in work.glob(f"{stem}*") if p.is_file() and not p.is_symlink()]
+
+
 class SourceStore:
     """The finished sources of one job (see the module docs)."""
 

@@ -53,7 +53,7 @@ from .grizli_env import GrizliSettings, grizli_session
 from .logs import Progress
 from .parallel import run_forked
 from .preprocess import folder_product
-from .resume import SourceStore, digest, store_folder
+from .resume import SourceStore, digest, source_files, store_folder
 
 log = logging.getLogger(__name__)
 
@@ -301,7 +301,7 @@ def fit_field(
                     progress = Progress(log, f"{field_name}: zfit", len(tasks), "sources")
                     for row in _run(tasks, threads):
                         rows[row["id"]] = row
-                        store.keep(row["id"], row, _source_files(work, field_name, row["id"]))
+                        store.keep(row["id"], row, source_files(work, field_name, row["id"]))
                         progress.advance(f"{row['id']}: {row['status']} in {row['seconds']:.0f} s"
                                          + (f" {row['reason']}" if row.get("reason") else ""))  # fmt: skip
                 finally:
@@ -342,12 +342,6 @@ def _grizli_version() -> str:
     from importlib import metadata
 
     return metadata.version("grizli")
-
-
-def _source_files(work: Path, field_name: str, source_id: int) -> list[Path]:
-    """What grizli wrote for one source in ``work`` (not the beams link it read)."""
-    stem = f"{field_name}_{source_id:05d}."
-    return [p for p in work.glob(f"{stem}*") if p.is_file() and not p.is_symlink()]
 
 
 # --- Results table ---------------------------------------------------------------------------
