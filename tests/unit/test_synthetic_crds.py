@@ -6,7 +6,6 @@ import ast
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -14,21 +13,22 @@ import pytest
 
 from wfsspipe.synthetic import crdscache, instrument
 
-MAX_BUILD_SECONDS = 45.0  # target 30 s; margin for a loaded 2-core machine
 MAX_CACHE_MB = 300.0
 MAS_TOLERANCE = 5.0
 
 
-def build_shared_cache(tmp_path_factory) -> tuple[Path, str, float]:
-    """Build the cache once per test session (both synthetic test modules use it)."""
+def build_shared_cache(tmp_path_factory) -> tuple[Path, str]:
+    """Build the cache once per test session (both synthetic test modules use it).
+
+    How long the build takes is a benchmark question, not a test's (it depends on the machine's
+    load): ``bench/RESULTS.md``.
+    """
     root = tmp_path_factory.getbasetemp() / "synthetic_crds"
-    timing = root / "build_seconds.txt"
-    if not timing.exists():
-        started = time.perf_counter()
+    marker = root / "context.txt"
+    if not marker.exists():
         context = crdscache.build_crds_cache(root)
-        timing.write_text(f"{time.perf_counter() - started:.2f}\n{context}\n")
-    seconds, context = timing.read_text().split()
-    return root, context, float(seconds)
+        marker.write_text(f"{context}\n")
+    return root, marker.read_text().strip()
 
 
 class crds_environment_set:
@@ -52,9 +52,9 @@ class crds_environment_set:
 
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory):
-    root, context, seconds = build_shared_cache(tmp_path_factory)
+    root, context = build_shared_cache(tmp_path_factory)
     with crds_environment_set(root, context):
-        yield root, context, seconds
+        yield root, context
 
 
 def _base_parameters(exp_type, filt, pupil, readpatt="NIS"):
@@ -72,10 +72,9 @@ def _base_parameters(exp_type, filt, pupil, readpatt="NIS"):
     }
 
 
-def test_build_time_size_and_layout(cache):
-    root, context, seconds = cache
+def test_size_and_layout(cache):
+    root, context = cache
     assert context == "jwst_9000.pmap"
-    assert seconds < MAX_BUILD_SECONDS, f"cache build took {seconds:.1f} s"
     size_mb = sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) / 1e6
     assert 20 < size_mb < MAX_CACHE_MB
     info = ast.literal_eval((root / "config/jwst/server_config").read_text())
@@ -106,7 +105,7 @@ def test_mappings_have_valid_checksums(cache, tmp_path):
     from crds.core import rmap
     from crds.core.exceptions import ChecksumError, MappingError
 
-    root, context, _ = cache
+    root, context = cache
     pmap = rmap.load_mapping(str(root / "mappings/jwst" / context), ignore_checksum=False)
     imap = pmap.get_imap("NIRISS")
     assert imap.get_rmap("superbias").filekind.upper() == "SUPERBIAS"
@@ -344,7 +343,7 @@ def test_assign_wcs_matches_exposure_wcs(cache, tmp_path):
 
 def test_cache_works_in_a_fresh_process(cache, tmp_path):
     """Only the environment variables: a new interpreter resolves references offline."""
-    root, context, _ = cache
+    root, context = cache
     code = (
         "import crds; r = crds.getreferences({'meta.instrument.name': 'NIRISS', "
         "'meta.instrument.detector': 'NIS', 'meta.subarray.name': 'FULL', "

@@ -36,7 +36,7 @@ WFSS_META = {
 
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory):
-    root, context, _ = build_shared_cache(tmp_path_factory)
+    root, context = build_shared_cache(tmp_path_factory)
     with crds_environment_set(root, context):
         yield root, context
 
