@@ -34,8 +34,7 @@ import json
 import logging
 import os
 import time
-import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,10 +44,9 @@ import numpy as np
 from .atomic import atomic_path
 from .contam import LimitSettings, read_manifest
 from .grizli_env import GrizliSettings, grizli_session
-from .logs import Progress
-from .parallel import run_forked
+from .parallel import run_sources
 from .preprocess import folder_product
-from .resume import SourceStore, digest, source_files, store_folder
+from .resume import SourceStore, digest, store_folder
 
 log = logging.getLogger(__name__)
 
@@ -124,23 +122,14 @@ def select_sources(catalog, mag_limit: float | None, bright_limit: float, max_so
 
 
 # --- Workers: forked after the models are loaded ---------------------------------------------
-_GROUP = None  # the GroupFLT, inherited by forked workers (copy-on-write)
-
-
-def _extract_one(args) -> dict[str, Any]:
-    field_name, source_id, settings = args
-    try:
-        return _extract_source(field_name, source_id, settings)
-    except Exception as error:  # one source must not fail the field
-        log.error("%s %d: %s\n%s", field_name, source_id, error, traceback.format_exc())
-        return {"id": source_id, "status": "failed", "reason": f"{type(error).__name__}: {error}"}
-
-
-def _extract_source(field_name: str, source_id: int, settings: ExtractSettings) -> dict[str, Any]:
+def _extract_source(
+    group, field_name: str, source_id: int, settings: ExtractSettings
+) -> dict[str, Any]:
+    """Cut one source's beams from the loaded models (``group``, a GroupFLT) and plot its stack."""
     import matplotlib.pyplot as plt
     from grizli import multifit
 
-    beams = _GROUP.get_beams(
+    beams = group.get_beams(
         source_id, size=settings.size, beam_id="A", min_sens=settings.min_sens,
         min_mask=settings.min_mask,
     )  # fmt: skip
@@ -205,7 +194,6 @@ def extract_field(
     """Extract the field's sources (see the module docs)."""
     from astropy.table import Table
 
-    global _GROUP
     started = time.monotonic()
     out_dir = Path(out_dir)
     # grizli reads these inside its own working folder: relative paths would not resolve there.
@@ -259,22 +247,17 @@ def extract_field(
                      field_name, len(ids) - len(todo), len(todo))  # fmt: skip
         if todo:
             with grizli_session(work, grizli, log_path) as session:
-                try:
-                    with session.step(field_name, "loading the contamination models"):
-                        _GROUP = _load_group(manifest, contam_dir, seg_file, catalog_file, pad)
-                    log.info(
-                        "%s: extracting %d sources (limit %.2f mag) with %d process(es)",
-                        field_name, len(todo), mag_limit, threads,
-                    )  # fmt: skip
-                    tasks = [(field_name, source_id, settings) for source_id in todo]
-                    progress = Progress(log, f"{field_name}: extract", len(tasks), "sources")
-                    for row in _run(tasks, threads):
-                        rows_by_id[row["id"]] = row
-                        store.keep(row["id"], row, source_files(work, field_name, row["id"]))
-                        progress.advance(f"{row['id']}: {row['status']}"
-                                         + (f" {row['reason']}" if row.get("reason") else ""))  # fmt: skip
-                finally:
-                    _GROUP = None
+                with session.step(field_name, "loading the contamination models"):
+                    group = _load_group(manifest, contam_dir, seg_file, catalog_file, pad)
+                log.info(
+                    "%s: extracting %d sources (limit %.2f mag) with %d process(es)",
+                    field_name, len(todo), mag_limit, threads,
+                )  # fmt: skip
+                for row in run_sources(
+                    _extract_source, group, field_name, todo, settings,
+                    stage="extract", store=store, work=work, processes=threads,
+                ):  # fmt: skip
+                    rows_by_id[row["id"]] = row
         table = _table(field_name, catalog, rows_by_id, mag_limit, limit_record, note)
         table.meta["bright_limit"] = settings.limit.bright_limit
         with atomic_path(work / table_name(field_name)) as tmp:
@@ -313,10 +296,6 @@ def _load_group(manifest, contam_dir: Path, seg_file, catalog_file, pad: int):
         pad=(pad, pad),
         verbose=False,
     )
-
-
-def _run(tasks: Sequence, threads: int):
-    return run_forked(_extract_one, tasks, threads)
 
 
 def _table(field_name, catalog, rows_by_id, mag_limit, limit_record, note):

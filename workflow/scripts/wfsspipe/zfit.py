@@ -38,9 +38,8 @@ import dataclasses
 import logging
 import os
 import time
-import traceback
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,10 +49,9 @@ import numpy as np
 from .atomic import atomic_path
 from .extract import read_extract_table
 from .grizli_env import GrizliSettings, grizli_session
-from .logs import Progress
-from .parallel import run_forked
+from .parallel import run_sources
 from .preprocess import folder_product
-from .resume import SourceStore, digest, source_files, store_folder
+from .resume import SourceStore, digest, store_folder
 
 log = logging.getLogger(__name__)
 
@@ -197,26 +195,14 @@ def physical_line_templates(fwhm_kms: float) -> dict:
 
 
 # --- Workers ---------------------------------------------------------------------------------
-_TEMPLATES = None  # (search, final), inherited by forked workers
-
-
-def _fit_one(args) -> dict[str, Any]:
-    field_name, source_id, settings = args
-    started = time.monotonic()
-    try:
-        row = _fit_source(field_name, source_id, settings)
-    except Exception as error:  # one source must not fail the field
-        log.error("%s %d: fit failed: %s\n%s", field_name, source_id, error, traceback.format_exc())
-        row = {"id": source_id, "status": "failed", "reason": f"{type(error).__name__}: {error}"}
-    row["seconds"] = time.monotonic() - started
-    return row
-
-
-def _fit_source(field_name: str, source_id: int, settings: ZfitSettings) -> dict[str, Any]:
+def _fit_source(
+    templates, field_name: str, source_id: int, settings: ZfitSettings
+) -> dict[str, Any]:
+    """Fit one source's beams with the loaded ``templates`` (search, final)."""
     import matplotlib.pyplot as plt
     from grizli import fitting
 
-    search, final = _TEMPLATES
+    search, final = templates
     fitting.run_all(
         source_id,
         t0=search,
@@ -261,7 +247,6 @@ def fit_field(
     log_path: str | os.PathLike | None = None,
 ) -> ZfitResult:
     """Fit every extracted source of the field (see the module docs)."""
-    global _TEMPLATES
     started = time.monotonic()
     out_dir = Path(out_dir)
     extract_table = Path(extract_table).absolute()  # read inside grizli's working folder
@@ -289,23 +274,18 @@ def fit_field(
             for beams in beams_files:  # grizli reads ./{field}_{id:05d}.beams.fits
                 os.symlink(beams.resolve(), work / beams.name)
             with grizli_session(work, grizli, log_path) as session:
-                try:
-                    with session.step(field_name, "loading the redshift-fit templates"):
-                        _TEMPLATES = load_templates(settings)
-                    log.info(
-                        "%s: fitting %d sources, z %.2f-%.2f, dz %s, %s, %d process(es)",
-                        field_name, len(todo), *settings.z_range, list(settings.dz),
-                        settings.search_templates, threads,
-                    )  # fmt: skip
-                    tasks = [(field_name, source_id, settings) for source_id in todo]
-                    progress = Progress(log, f"{field_name}: zfit", len(tasks), "sources")
-                    for row in _run(tasks, threads):
-                        rows[row["id"]] = row
-                        store.keep(row["id"], row, source_files(work, field_name, row["id"]))
-                        progress.advance(f"{row['id']}: {row['status']} in {row['seconds']:.0f} s"
-                                         + (f" {row['reason']}" if row.get("reason") else ""))  # fmt: skip
-                finally:
-                    _TEMPLATES = None
+                with session.step(field_name, "loading the redshift-fit templates"):
+                    templates = load_templates(settings)
+                log.info(
+                    "%s: fitting %d sources, z %.2f-%.2f, dz %s, %s, %d process(es)",
+                    field_name, len(todo), *settings.z_range, list(settings.dz),
+                    settings.search_templates, threads,
+                )  # fmt: skip
+                for row in run_sources(
+                    _fit_source, templates, field_name, todo, settings,
+                    stage="zfit", store=store, work=work, processes=threads,
+                ):  # fmt: skip
+                    rows[row["id"]] = row
             for link in work.glob("*.beams.fits"):
                 link.unlink()
         table = results_table(field_name, chosen, rows, work, settings)
@@ -332,10 +312,6 @@ def fit_field(
         f" ({note})" if note else "",
     )  # fmt: skip
     return result
-
-
-def _run(tasks: Sequence, threads: int):
-    return run_forked(_fit_one, tasks, threads)
 
 
 def _grizli_version() -> str:
