@@ -371,6 +371,10 @@ def test_index_page_table_links_and_no_remote_assets(fields_csv, two_fields, tmp
     assert parser.hrefs.count("vir-00/fitsmap/index.html") >= 2
     assert "uma-03/Mosaic/uma-03_rgb.png" in parser.hrefs
     rows = {row[0]: row for row in parser.rows if row and row[0] != "Field"}
+    # vir-00's F200W grism has no F200W direct image: the note under its filters says what
+    # models it (the contam stage's choice, wfsspipe.niriss.reference_filter)
+    assert rows["vir-00"].pop(4) == "F200W grism modelled from F150W direct"
+    assert [s.borrowed for s in summaries] == [{}, {}, {"F200W": "F150W"}]
     # field, programs, first exposure, filters, grisms, exposures, time, WFSS time, per filter,
     # ra, dec, sources, fitted, good (the thumbnail cell has no text)
     assert rows["vir-00"][1:9] == [
@@ -578,3 +582,4 @@ def test_fields_readme_describes_every_catalogue_column(two_fields):
             assert documented[pattern] == "mag", name
         elif table[name].unit is not None and not pattern.startswith(("flux_", "err_")):
             assert documented[pattern] == table[name].unit.to_string(), name
+

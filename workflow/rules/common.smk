@@ -326,6 +326,7 @@ def catalog_runtime(wildcards, attempt):
 from wfsspipe.contam import contam_mem_mb as _contam_mem_mb
 from wfsspipe.contam import manifest_name as contam_manifest_name
 from wfsspipe.contam import overview_name as contam_overview_name
+from wfsspipe.niriss import reference_filter
 from wfsspipe.extract import extract_mem_mb as _extract_mem_mb
 from wfsspipe.extract import table_name as extract_table_name
 from wfsspipe.resources import contam_runtime as _contam_runtime
@@ -367,10 +368,12 @@ def _grism_exposure_count(field):
 
 
 def contam_filters(wildcards):
-    """Grism filters of the field that have a direct mosaic to model them from (a grism filter
-    without one is refused by the contam job, naming it)."""
+    """Direct filters whose mosaics the grism filters are modelled from: each grism filter's own,
+    or the nearest in wavelength when the field has no direct image in it (mixed-filter visits,
+    :func:`wfsspipe.niriss.reference_filter`)."""
     direct = field_direct_filters(wildcards.field)
-    return [f for f in field_grism_filters(wildcards.field) if f in direct]
+    references = [reference_filter(f, direct) for f in field_grism_filters(wildcards.field)]
+    return sorted({f for f in references if f is not None}, key=direct.index)
 
 
 def contam_inputs(wildcards):

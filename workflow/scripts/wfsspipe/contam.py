@@ -4,7 +4,10 @@ One job per field (rule ``contam``), run inside :func:`wfsspipe.grizli_env.grizl
 
 1. **Groups.** The field's prepared grism exposures (visit table, ``kind == 'grism'``) are
    grouped by blocking filter; each group is a ``multifit.GroupFLT`` whose reference image is
-   that filter's mosaic (``Mosaic/{field}-{filter}_drz_sci.fits``), with the IR segmentation
+   that filter's mosaic (``Mosaic/{field}-{filter}_drz_sci.fits``) or, for a grism filter the
+   field has no direct image in (mixed-filter visits of PASSAGE and OutThere), the mosaic of
+   the nearest direct filter in wavelength (:func:`reference_filters`; the manifest's
+   ``reference_filter`` column and ``reference_filters`` metadata), with the IR segmentation
    image and detection catalogue (``MAG_AUTO`` is the IR magnitude). grizli blots the reference
    and segmentation onto every grism exposure. The pad is symmetric (``contam.pad``): an
    asymmetric pad breaks the GR150R WCS after a save and reload.
@@ -56,6 +59,7 @@ import numpy as np
 from .atomic import atomic_path
 from .grizli_env import GrizliSettings, grizli_session
 from .logs import Progress
+from .niriss import reference_filter
 from .preprocess import folder_product, read_visits
 
 log = logging.getLogger(__name__)
@@ -170,9 +174,14 @@ def catalog_depth(mag: np.ndarray, mag_err: np.ndarray, snr: float) -> float | N
 
 
 def extraction_limit(
-    catalog, visits, settings: LimitSettings
+    catalog, visits, settings: LimitSettings, references: Mapping[str, str] | None = None
 ) -> tuple[float | None, dict[str, Any]]:
-    """The extraction magnitude limit and a record of how it was made (see module docs)."""
+    """The extraction magnitude limit and a record of how it was made (see module docs).
+
+    ``references`` maps a grism filter to the direct filter it is modelled from (its own unless
+    the field has no direct image in it); the time term compares with that filter's direct time.
+    """
+    references = references or {}
     if settings.mag_limit is not None:
         return settings.mag_limit, {"method": "config extract.mag_limit"}
     depth = catalog_depth(catalog["MAG_AUTO"], catalog["MAGERR_AUTO"], settings.direct_snr)
@@ -181,7 +190,8 @@ def extraction_limit(
     time_terms = {}
     for filt in sorted(set(grism["filter"])):
         t_grism = float(np.sum(grism["exptime"][grism["filter"] == filt]))
-        t_direct = float(np.sum(direct["exptime"][direct["filter"] == filt]))
+        reference = references.get(filt, filt)
+        t_direct = float(np.sum(direct["exptime"][direct["filter"] == reference]))
         if t_grism > 0 and t_direct > 0:
             time_terms[filt] = 1.25 * np.log10(t_grism / t_direct)
     record = {
@@ -197,6 +207,29 @@ def extraction_limit(
     # The deepest grism filter sets the limit: a source seen there is worth extracting.
     time_term = max(time_terms.values()) if time_terms else 0.0
     return float(depth + time_term - settings.dispersion_penalty_mag), record
+
+
+def reference_filters(
+    field_name: str, grism_filters, filter_mosaics: Mapping[str, Any]
+) -> dict[str, str]:
+    """Grism filter -> the direct filter (upper case) whose mosaic models its sources: its own,
+    or the nearest in wavelength for a grism filter without direct imaging (logged)."""
+    direct = [f.upper() for f in filter_mosaics]
+    references = {}
+    for filt in grism_filters:
+        reference = reference_filter(filt, direct)
+        if reference is None:
+            raise ContamError(
+                f"{field_name}: grism exposures in {filt} have no direct mosaic to model them "
+                "from (the field has no direct imaging)"
+            )
+        if reference != filt.upper():
+            log.warning(
+                "%s: no %s direct image: the %s grism exposures are modelled from the %s mosaic",
+                field_name, filt, filt, reference,
+            )  # fmt: skip
+        references[filt] = reference
+    return references
 
 
 # --- The stage -------------------------------------------------------------------------------
@@ -236,14 +269,9 @@ def make_contam(
     visits = read_visits(visits_path)
     catalog = Table.read(catalog_file)
     grism = visits[(visits["kind"] == "grism") & (visits["status"] != "failed")]
-    mag_limit, limit_record = extraction_limit(catalog, visits, limit)
     filters = sorted(set(grism["filter"]))
-    missing = [f for f in filters if f.lower() not in filter_mosaics]
-    if missing:
-        raise ContamError(
-            f"{field_name}: grism exposures in {', '.join(missing)} have no direct mosaic of that "
-            "filter to model them from (the field needs direct imaging in each grism filter)"
-        )
+    references = reference_filters(field_name, filters, filter_mosaics)
+    mag_limit, limit_record = extraction_limit(catalog, visits, limit, references)
     rows = []
     model_images: dict[tuple[str, int], dict[str, Path]] = {}
     panels: list[tuple[str, np.ndarray, np.ndarray]] = []
@@ -260,20 +288,22 @@ def make_contam(
                         )
                     shutil.copyfile(source, work / name)  # grizli writes beside its input
                     _ensure_sip(work / name)
+                reference = filter_mosaics[references[filt].lower()]
                 with session.step(f"{field_name} {filt}", "contamination model"):
                     grp = _model_filter(
                         group,
-                        filter_mosaics[filt.lower()],
+                        reference,
                         seg_file,
                         catalog_file,
                         settings,
                         threads,
                     )
-                    rows += [_manifest_row(row, flt) for row, flt in zip(group, grp.FLTs)]
+                    rows += [
+                        _manifest_row(row, flt, references[filt])
+                        for row, flt in zip(group, grp.FLTs)
+                    ]
                     panels += _overview_panels(group, grp)
-                    images = _drizzle_models(
-                        field_name, grp, group, filter_mosaics[filt.lower()], work
-                    )
+                    images = _drizzle_models(field_name, grp, group, reference, work)
                     for key, path in images.items():
                         model_images.setdefault(key, {})[filt] = path
                 for name in group["file"]:
@@ -366,12 +396,13 @@ def _model_filter(group, ref_file, seg_file, catalog_file, settings: ContamSetti
     return grp
 
 
-def _manifest_row(row, flt) -> dict[str, Any]:
+def _manifest_row(row, flt, reference: str) -> dict[str, Any]:
     model = np.asarray(flt.model)
     return {
         "exposure": row["exposure"],
         "grism": row["element"],
         "filter": row["filter"],
+        "reference_filter": reference,
         "pa": dispersion_pa(flt),
         "pa_v3": float(row["pa_v3"]),
         "exptime": float(row["exptime"]),
@@ -532,6 +563,7 @@ def _write_manifest(field_name, rows, rgb, mag_limit, limit_record, filter_mosai
         "exposure",
         "grism",
         "filter",
+        "reference_filter",
         "pa",
         "pa_v3",
         "exptime",
@@ -542,7 +574,7 @@ def _write_manifest(field_name, rows, rgb, mag_limit, limit_record, filter_mosai
     table = (
         Table(rows=rows, names=names)
         if rows
-        else Table(names=names, dtype=[str, str, str, int, float, float, str, int, float])
+        else Table(names=names, dtype=[str, str, str, str, int, float, float, str, int, float])
     )
     reference = next(iter(filter_mosaics.values()), None)
     table.meta.update(
@@ -552,6 +584,7 @@ def _write_manifest(field_name, rows, rgb, mag_limit, limit_record, filter_mosai
             "extract_mag_limit_record": json.loads(json.dumps(limit_record)),
             "model_rgb": rgb,
             "model_rgb_wcs": str(Path(reference).name) if reference else "",
+            "reference_filters": {str(r["filter"]): str(r["reference_filter"]) for r in rows},
             "comments": [
                 "one row per grism exposure; GrismFLT files beside this table",
                 "model_rgb: grism-model colour images on the mosaic WCS (model_rgb_wcs, in Mosaic/)",

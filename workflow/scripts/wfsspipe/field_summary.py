@@ -125,6 +125,9 @@ def _contam(paths: Sequence[Path]) -> list[str]:
             f"{g} {f} PA {p}" for g, f, p in zip(table["grism"], table["filter"], table["pa"])
         )
         lines += [f"  {kind}: {n}" for kind, n in sorted(kinds.items())]
+    for grism_filter, reference in sorted((table.meta.get("reference_filters") or {}).items()):
+        if reference != grism_filter:
+            lines.append(f"{grism_filter} grism modelled from the {reference} direct image")
     limit = table.meta.get("extract_mag_limit")
     if limit is not None:
         how = (table.meta.get("extract_mag_limit_record") or {}).get("method", "")

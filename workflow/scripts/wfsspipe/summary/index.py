@@ -32,6 +32,7 @@ from astropy.table import Table
 from ..atomic import write_text
 from ..fields.sphere import parse_polygon, radec_to_xyz, xyz_to_radec
 from ..fieldtable import FieldTableError, load_field_table
+from ..niriss import reference_filter
 from . import SummaryError
 from .catalog import filter_order
 
@@ -61,6 +62,9 @@ class FieldSummary:
     fitted: int = 0  # quality >= 1
     good: int = 0  # quality == 2
     ambiguous: int = 0  # flag "ambiguous": one line, another identification fits almost as well
+    # grism filter -> the direct filter its sources are modelled from, for grism filters the
+    # field has no direct image in (mixed-filter visits; contam makes the same choice)
+    borrowed: dict[str, str] = field(default_factory=dict)
     link: str | None = None  # relative URL of the field's page
     thumbnail: str | None = None  # data: URL of a small RGB image
 
@@ -90,6 +94,12 @@ def summarise_fields(rows: pd.DataFrame) -> list[FieldSummary]:
         polygons = [parse_polygon(region) for region in regions]
         grism = [r for r in records if str(r["filter"]).upper().startswith(GRISM_PREFIX)]
         ra, dec = _centre(polygons)
+        direct = sorted({str(r["pupil"]).upper() for r in records if r not in grism})
+        borrowed = {
+            g: reference_filter(g, direct)
+            for g in sorted({str(r["pupil"]).upper() for r in grism}, key=filter_order)
+            if g not in direct and direct
+        }
         by_filter: dict[str, float] = {}
         for r in records:
             pupil = str(r["pupil"]).upper()
@@ -108,6 +118,7 @@ def summarise_fields(rows: pd.DataFrame) -> list[FieldSummary]:
                 ra=ra,
                 dec=dec,
                 polygons=polygons,
+                borrowed=borrowed,
             )
         )
     return summaries
@@ -253,6 +264,7 @@ th[aria-sort="ascending"]::after { content: " \\25B2"; }
 th[aria-sort="descending"]::after { content: " \\25BC"; }
 td.thumb img { display: block; width: 64px; height: auto; }
 p.search input { font-size: 1em; padding: 0.2em 0.4em; width: 18em; }
+span.note { color: #8a4b00; font-size: 0.85em; }
 """
 
 # Sorting by a header click (numbers by data-sort, text by its letters) and filtering by the
@@ -334,6 +346,14 @@ def _header(name: str, css: str) -> str:
     return f'<th class="{classes}">{html.escape(name)}</th>'
 
 
+def _borrowed_note(borrowed: Mapping[str, str]) -> str:
+    """Below a field's filters: which grism filters have no direct image of their own."""
+    if not borrowed:
+        return ""
+    notes = "; ".join(f"{g} grism modelled from {d} direct" for g, d in borrowed.items())
+    return f'<br><span class="note">{html.escape(notes)}</span>'
+
+
 def render_index(
     summaries: Sequence[FieldSummary], links: Sequence[tuple[str, str]] = (), title: str = ""
 ) -> str:
@@ -356,7 +376,7 @@ def render_index(
             _cell(linked, "text"),
             _cell(html.escape(", ".join(s.programs)), "text"),
             _cell(html.escape(s.first_date), "text"),
-            _cell(html.escape(", ".join(s.filters)), "text"),
+            _cell(html.escape(", ".join(s.filters)) + _borrowed_note(s.borrowed), "text"),
             _cell(html.escape(", ".join(s.grisms)), "text"),
             _cell(s.exposures, sort=s.exposures),
             _cell(f"{s.exptime / 1e3:.1f}", sort=f"{s.exptime:.1f}"),
