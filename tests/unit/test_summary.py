@@ -582,4 +582,3 @@ def test_fields_readme_describes_every_catalogue_column(two_fields):
             assert documented[pattern] == "mag", name
         elif table[name].unit is not None and not pattern.startswith(("flux_", "err_")):
             assert documented[pattern] == table[name].unit.to_string(), name
-
