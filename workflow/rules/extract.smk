@@ -6,6 +6,7 @@ rule extract:
     input:
         unpack(detection_products),
         manifest=contam_manifest(),
+        grizli_config=grizli_config_ready,
     output:
         table=product(extract_table()),
     log:

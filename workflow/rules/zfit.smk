@@ -5,6 +5,7 @@
 rule zfit:
     input:
         table=extract_table(),
+        grizli_config=grizli_config_ready,
     output:
         fits=product(redshift_results()[0]),
         csv=product(redshift_results()[1]),
