@@ -178,6 +178,8 @@ from wfsspipe.grizli_config import manifest_path, sources_from_config
 from wfsspipe.grizli_config import table_check_message, table_problems
 
 GRIZLI_SOURCES = sources_from_config(config["grizli_config"]["sources"])
+# The rule's output, an input of every grizli stage that reads CONF/ or templates/ (ancient: it
+# orders the jobs and proves $GRIZLI complete; rebuilding $GRIZLI remakes no product by itself).
 GRIZLI_MANIFEST = str(manifest_path(config["grizli"]["path"]))
 
 _grizli_problems = table_problems(
@@ -185,11 +187,6 @@ _grizli_problems = table_problems(
 )
 if _grizli_problems:
     raise WorkflowError(table_check_message(config["grizli"]["path"], _grizli_problems))
-
-
-def grizli_config_ready(wildcards=None):
-    """The manifest of $GRIZLI: an input of every grizli job that reads CONF/ or templates/."""
-    return GRIZLI_MANIFEST
 
 
 def grizli_config_sources():
