@@ -151,12 +151,12 @@ def main() -> int:
         run(
             [
                 snakemake,
+                *args.targets,  # before --configfile, which takes every path after it
                 "--cores",
                 args.cores,
                 "--configfile",
                 "config/config.yaml",
                 output / "config.yaml",
-                *args.targets,
             ]
         )
     finally:

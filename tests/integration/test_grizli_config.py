@@ -29,7 +29,36 @@ from wfsspipe.grizli_config import (
 from wfsspipe.synthetic import grismconf
 from wfsspipe.synthetic.zenodo import local_sources, write_records
 
+from .helpers import Injection
+
 pytestmark = [pytest.mark.integration]
+
+INJECTED = [
+    Injection(
+        "HTTP 500 then a dropped connection for a grizli sky flat",
+        1,
+        "retried; $GRIZLI complete after 3 requests for that file",
+        "test_grizli_config.py",
+    ),
+    Injection(
+        "grizli configuration archive corrupted in transit (every attempt)",
+        1,
+        "grizli_config fails naming the file and both checksums; nothing committed, no manifest",
+        "test_grizli_config.py",
+    ),
+    Injection(
+        "SIGKILL of the $GRIZLI build during a download",
+        1,
+        "nothing under a product name; the rerun removes the staging folder and completes",
+        "test_grizli_config.py",
+    ),
+    Injection(
+        "sensitivity table a conf names missing from a complete $GRIZLI",
+        1,
+        "verification fails naming the table; no manifest",
+        "test_grizli_config.py",
+    ),
+]
 
 TRANSPORT = {"retries": 3, "timeout": 10, "backoff": 0.0}
 PAIRS = [f"{g}.{f}" for g in ("GR150C", "GR150R") for f in ("F115W", "F150W", "F200W")]
