@@ -246,3 +246,22 @@ def test_rule_builds_grizli_through_snakemake(zenodo, source_config, tmp_path):
     assert yaml.safe_load(overlay.read_text())["grizli_config"]["sources"] == moved
     result = subprocess.run([*command, "-n"], capture_output=True, text=True)
     assert result.returncode == 0 and "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_server_answers_in_zenodo_shapes(zenodo):
+    """The record listing (/api/records/<id>: key, size, md5) and the old /record/ address
+    (301 to /records/), as zenodo.org answers them."""
+    import hashlib
+
+    listing = requests.get(f"{zenodo.url}/api/records/7628094", timeout=5).json()
+    files = {entry["key"]: entry for entry in listing["files"]}
+    assert set(files) == {"niriss_config_221215.tar.gz", "niriss_sens_221215.tar.gz"}
+    served = zenodo.root / "records/7628094/files/niriss_sens_221215.tar.gz"
+    entry = files["niriss_sens_221215.tar.gz"]
+    assert entry["size"] == served.stat().st_size
+    assert entry["checksum"] == "md5:" + hashlib.md5(served.read_bytes()).hexdigest()
+    old = f"{zenodo.url}/record/13741413/files/nis-f150w-clear_skyflat.fits"
+    moved = requests.get(old, allow_redirects=False, timeout=5)
+    assert moved.status_code == 301
+    assert moved.headers["Location"] == "/records/13741413/files/nis-f150w-clear_skyflat.fits"
+    assert requests.get(old + "?download=1", timeout=5).content[:6] == b"SIMPLE"
