@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from wfsspipe.synthetic.grismconf import SYNTHETIC_GRIZLI_CONFIG
+
 # The stand-in servers' processes, started and stopped as make demo does.
 from wfsspipe.synthetic.serving import start_process as start_server
 from wfsspipe.synthetic.serving import stop_process
@@ -70,6 +72,7 @@ def make_workdir(
         check=True,
     )  # fmt: skip
     config = yaml.safe_load((synthetic_field / "config.yaml").read_text())
+    config.setdefault("grizli_config", SYNTHETIC_GRIZLI_CONFIG)  # a field simulated before it
     config.update(
         fields_csv=str(folder / "FIELDS/fields.csv"),
         fields_dir=str(folder / "FIELDS"),

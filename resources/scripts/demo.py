@@ -7,10 +7,13 @@
 2. serve its observation table like MAST's Portal API (resources/scripts/mastServer.py) and run
    computeFields.py in query mode against it, through astroquery, as a user would run it
    against MAST -> <output>/FIELDS/fields.csv;
-3. serve its UNCAL files on 127.0.0.1 like MAST (resources/scripts/archiveServer.py) and its
-   CRDS context like the CRDS server (resources/scripts/crdsServer.py);
+3. serve its UNCAL files on 127.0.0.1 like MAST (resources/scripts/archiveServer.py), its
+   CRDS context like the CRDS server (resources/scripts/crdsServer.py) and grizli's
+   configuration archives like Zenodo (resources/scripts/zenodoServer.py: the real sources'
+   names and URL paths, synthetic contents), from which rule grizli_config builds
+   <output>/GRIZLI as it builds a user's $GRIZLI;
 4. run Snakemake with config/config.yaml + <output>/config.yaml;
-5. stop the server and say where the products are.
+5. stop the servers and say where the products are.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
 from wfsspipe.synthetic.serving import start_process, stop_process  # noqa: E402
+from wfsspipe.synthetic.zenodo import local_sources  # noqa: E402
 
 SCRIPTS = ROOT / "resources" / "scripts"
 PYTHON = sys.executable
@@ -107,6 +111,12 @@ def main() -> int:
         [SCRIPTS / "crdsServer.py", "--root", synthetic / "crds_cache"],
         output / "crds.port", "the CRDS server",
     )  # fmt: skip
+    # grizli's configuration archives, served like Zenodo: grizli_config builds demo/GRIZLI
+    # from them through the config's sources, as it builds a user's $GRIZLI.
+    zenodo_server = start_server(
+        [SCRIPTS / "zenodoServer.py", "--root", output / "zenodo", "--build"],
+        output / "zenodo.port", "the Zenodo server",
+    )  # fmt: skip
     try:
         port = int((output / "archive.port").read_text())
         config = yaml.safe_load((synthetic / "config.yaml").read_text())
@@ -128,6 +138,12 @@ def main() -> int:
             # Injected against measured redshift (FIELDS/summary/z_truth.png and .ecsv).
             summary={"truth": str(synthetic / "truth.ecsv")},
         )
+        zenodo_url = f"http://127.0.0.1:{int((output / 'zenodo.port').read_text())}"
+        defaults = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["grizli_config"]
+        config["grizli"]["path"] = str(output / "GRIZLI")
+        config["grizli_config"] = dict(
+            defaults, sources=local_sources(defaults["sources"], zenodo_url, output / "zenodo")
+        )
         (output / "config.yaml").write_text(
             "# Written by resources/scripts/demo.py\n" + yaml.safe_dump(config, sort_keys=False)
         )
@@ -135,17 +151,18 @@ def main() -> int:
         run(
             [
                 snakemake,
+                *args.targets,  # before --configfile, which takes every path after it
                 "--cores",
                 args.cores,
                 "--configfile",
                 "config/config.yaml",
                 output / "config.yaml",
-                *args.targets,
             ]
         )
     finally:
         stop_server(server)
         stop_server(crds_server)
+        stop_server(zenodo_server)
     print(f"\ndemo finished: products under {output / 'FIELDS'} (listed in FIELDS/README.md)")
     config_args = f"--configfile config/config.yaml {os.path.relpath(output / 'config.yaml', ROOT)}"
     print(f"Snakemake on the demo: .venv/bin/snakemake {config_args} -n (or --report report.html)")

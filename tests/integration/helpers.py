@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 from support import TEST_TOKEN, TEST_TOKEN_ENV  # noqa: E402
 
 from wfsspipe.download import fits_problem, sha256_of  # noqa: E402
+from wfsspipe.synthetic.grismconf import SYNTHETIC_GRIZLI_CONFIG  # noqa: E402
 
 TOKEN = TEST_TOKEN  # the archive_server fixture expects this token
 TOKEN_ENV = TEST_TOKEN_ENV
@@ -129,6 +130,7 @@ def make_workflow(
     folder.mkdir(parents=True, exist_ok=True)
     write_table(folder / "fields.csv", rows)
     config = yaml.safe_load((synthetic_field / "config.yaml").read_text())  # the CRDS cache
+    config.setdefault("grizli_config", SYNTHETIC_GRIZLI_CONFIG)  # a field simulated before it
     config.update(
         fields_csv=str(folder / "fields.csv"),
         fields_dir=str(folder / "FIELDS"),

@@ -20,6 +20,7 @@ MODULES = (
     "test_full_disk",
     "test_bad_inputs",
     "test_crds_server",
+    "test_grizli_config",
     "test_mast_query",
     "test_secrets",
 )

@@ -17,6 +17,8 @@ pytestmark = [pytest.mark.integration]
 
 E0 = "jw09999001001_02101_00001_nis"  # the synthetic field's first exposure (row 2 of the CSV)
 E1 = "jw09999001001_02103_00001_nis"
+GRIZLI_SOURCE = {"name": "nis-f150w-gr150r_skyflat.fits", "into": "CONF", "sha256": None,
+                 "url": "https://zenodo.org/records/13741413/files/nis-f150w-gr150r_skyflat.fits"}  # fmt: skip
 
 # (case, change to the config overlay, regexes the output must contain)
 CONFIG_CASES = [
@@ -47,6 +49,12 @@ CONFIG_CASES = [
      [r"config: fields\[0\]: '../../x' does not match"]),
     ("unknown field name in config fields", {"fields": ["abc-99"]},
      [r"config 'fields' names abc-99, not in .*fields.csv \(known: sex-00\)"]),
+    ("grizli_config source with a malformed sha256",
+     {"grizli_config": {"sources": [dict(GRIZLI_SOURCE, sha256="abc")]}},
+     [r"config: grizli_config\.sources\[0\]\.sha256: 'abc' does not match"]),
+    ("grizli_config source unpacked outside CONF and templates",
+     {"grizli_config": {"sources": [dict(GRIZLI_SOURCE, into="../etc")]}},
+     [r"config: grizli_config\.sources\[0\]\.into: '\.\./etc' is not one of CONF, templates"]),
 ]  # fmt: skip
 
 
@@ -90,6 +98,27 @@ TABLE_CASES = [
     ("negative size", _set(0, size="-5"), [rf"row 2 \({E0}\): data.size must be bigger than or equal to 0"]),
 ]  # fmt: skip
 
+
+def _grism_filter(filter_name):
+    """Every grism exposure's blocking filter set to ``filter_name``."""
+
+    def change(rows):
+        for row in rows:
+            if row["exp_type"] == "NIS_WFSS":
+                row["pupil"] = filter_name
+        return rows
+
+    return change
+
+
+# (case, change to the fields table rows, regexes): what grizli's configuration lacks. The
+# synthetic field's GRIZLI/ holds F150W and F200W, and it configures no sources.
+GRIZLI_CASES = [
+    ("grism filter whose conf and sky flat $GRIZLI lacks (F115W)", _grism_filter("F115W"),
+     [r"CONF/GR150C\.F115W\.221215\.conf: needed by the GR150C \+ F115W exposures \(sex-00/",
+      r"CONF/nis-f115w-gr150r_skyflat\.fits: needed by", r"Zenodo record 7628094"]),
+]  # fmt: skip
+
 # (case, target under FIELDS/, regexes)
 TARGET_CASES = [
     ("unknown field name in a target", f"uma-42/RATE/{E0}_rate.fits",
@@ -102,6 +131,7 @@ INJECTED = [
     Injection(case, 1, f"snakemake -n exits 1 {names}; nothing written", "test_bad_inputs.py")
     for cases, names in [(CONFIG_CASES, "naming the config key"),
                          (TABLE_CASES, "naming the table, column and row"),
+                         (GRIZLI_CASES, "naming each missing CONF file and where to get it"),
                          (TARGET_CASES, "naming the field or exposure and the table")]
     for case, *_ in cases
 ]  # fmt: skip
@@ -133,7 +163,9 @@ def dry_runs(new_workflow):
     """Every case's dry run (two at a time: each is a second or two of Snakemake start-up)."""
     prepared = [_prepare(new_workflow, "good inputs (control)")]
     prepared += [_prepare(new_workflow, case, config_change=c) for case, c, _ in CONFIG_CASES]
-    prepared += [_prepare(new_workflow, case, table_change=t) for case, t, _ in TABLE_CASES]
+    prepared += [
+        _prepare(new_workflow, case, table_change=t) for case, t, _ in TABLE_CASES + GRIZLI_CASES
+    ]
     prepared += [_prepare(new_workflow, case, target=t) for case, t, _ in TARGET_CASES]
 
     def dry_run(item):
@@ -150,10 +182,13 @@ def test_good_inputs_pass(dry_runs):
     assert "stage1" in result.output and "download" in result.output
 
 
+BAD_CASES = CONFIG_CASES + TABLE_CASES + GRIZLI_CASES + TARGET_CASES
+
+
 @pytest.mark.parametrize(
     "case, messages",
-    [(case, messages) for case, _, messages in CONFIG_CASES + TABLE_CASES + TARGET_CASES],
-    ids=[case for case, *_ in CONFIG_CASES + TABLE_CASES + TARGET_CASES],
+    [(case, messages) for case, _, messages in BAD_CASES],
+    ids=[case for case, *_ in BAD_CASES],
 )
 def test_bad_input_is_refused_with_its_name(dry_runs, case, messages):
     workflow, result = dry_runs[case]

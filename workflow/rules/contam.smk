@@ -5,6 +5,7 @@
 rule contam:
     input:
         unpack(contam_inputs),
+        grizli_config=ancient(GRIZLI_MANIFEST),  # its presence; a rebuild remakes nothing
     output:
         manifest=product(contam_manifest()),
         overview=field_report(product(contam_overview()), "contam", "grism models"),

@@ -6,6 +6,7 @@ rule extract:
     input:
         unpack(detection_products),
         manifest=contam_manifest(),
+        grizli_config=ancient(GRIZLI_MANIFEST),  # its presence; a rebuild remakes nothing
     output:
         table=product(extract_table()),
     log:

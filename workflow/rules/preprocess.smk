@@ -7,6 +7,7 @@ rule preprocess:
     input:
         rates=field_rate_inputs,
         crds=crds_ready,
+        grizli_config=ancient(GRIZLI_MANIFEST),  # its presence; a rebuild remakes nothing
     output:
         visits=product(visits_table()),
         footprint=field_report(product(footprint_plot()), "footprint", "footprints"),

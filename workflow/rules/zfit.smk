@@ -5,6 +5,7 @@
 rule zfit:
     input:
         table=extract_table(),
+        grizli_config=ancient(GRIZLI_MANIFEST),  # its presence; a rebuild remakes nothing
     output:
         fits=product(redshift_results()[0]),
         csv=product(redshift_results()[1]),

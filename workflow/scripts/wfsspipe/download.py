@@ -49,6 +49,7 @@ class DownloadSpec:
     retries: int = 6
     timeout: float = 120.0
     backoff: float = 2.0  # seconds before the second attempt; doubles each time, at most 60
+    not_found: str = "not found at the archive (HTTP 404); check the dataURI in the fields table"
 
 
 def product_url(archive_url: str, uri: str) -> str:
@@ -57,10 +58,48 @@ def product_url(archive_url: str, uri: str) -> str:
 
 def fetch(spec: DownloadSpec, sleep=time.sleep) -> Path:
     """Download ``spec.uri`` to ``spec.output``; raise :class:`DownloadError` after the retries."""
+    return _fetch(
+        product_url(spec.archive_url, spec.uri),
+        spec,
+        lambda part: verify_fits(part, spec.expected_size),
+        f"Check the archive ({spec.archive_url}) and rerun",
+        sleep,
+    )
+
+
+def fetch_url(
+    url: str,
+    output: str | Path,
+    sha256: str | None = None,
+    retries: int = 6,
+    timeout: float = 120.0,
+    backoff: float = 2.0,
+    sleep=time.sleep,
+) -> Path:
+    """Download any ``url`` to ``output`` with the same transport as :func:`fetch` (``.part``
+    file, Range resume, retries with backoff on network errors, 5xx, short bodies), checked
+    against ``sha256`` (hex) when given. Returns the output; raises :class:`DownloadError`."""
+    output = Path(output)
+    spec = DownloadSpec(
+        uri=output.name, output=output, retries=retries, timeout=timeout, backoff=backoff,
+        not_found=f"not found at {url} (HTTP 404); check the URL in the config",
+    )  # fmt: skip
+
+    def verify(part: Path) -> None:
+        if sha256:
+            found = sha256_of(part)
+            if found != sha256.lower():
+                raise DownloadError(
+                    f"{output.name}: sha256 {found} from {url}, the config pins {sha256}"
+                )
+
+    return _fetch(url, spec, verify, f"Check {url} and rerun", sleep)
+
+
+def _fetch(url: str, spec: DownloadSpec, verify, hint: str, sleep) -> Path:
     output = Path(spec.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     part = output.with_name(output.name + ".part")
-    url = product_url(spec.archive_url, spec.uri)
     headers = {"User-Agent": "wfsspipe-download"}
     if spec.token:
         headers["Authorization"] = f"token {spec.token}"
@@ -68,7 +107,7 @@ def fetch(spec: DownloadSpec, sleep=time.sleep) -> Path:
     for attempt in range(1, spec.retries + 1):
         try:
             _attempt(url, part, headers, spec)
-            verify_fits(part, spec.expected_size)
+            verify(part)
         except _Retryable as problem:
             last_problem = str(problem)
         except _Refused:
@@ -95,7 +134,7 @@ def fetch(spec: DownloadSpec, sleep=time.sleep) -> Path:
     part.unlink(missing_ok=True)
     raise DownloadError(
         f"{spec.uri}: gave up after {spec.retries} attempts; last problem: {last_problem}. "
-        f"Check the archive ({spec.archive_url}) and rerun; nothing was left at {output}."
+        f"{hint}; nothing was left at {output}."
     )
 
 
@@ -117,9 +156,7 @@ def _attempt(url: str, part: Path, headers: dict, spec: DownloadSpec) -> None:
                 "for proprietary data set a MAST token in the configured environment variable"
             )
         if response.status_code == 404:
-            raise _Refused(
-                f"{spec.uri}: not found at the archive (HTTP 404); check the dataURI in the fields table"
-            )
+            raise _Refused(f"{spec.uri}: {spec.not_found}")
         if response.status_code == 416 and have:  # our part is complete or bigger than the file
             part.unlink(missing_ok=True)
             raise _Retryable("range not satisfiable; restarting")

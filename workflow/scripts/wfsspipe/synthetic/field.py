@@ -290,6 +290,8 @@ def write_workflow_config(output: Path, context: str) -> None:
 
     config = {
         "grizli": {"path": str(output / "GRIZLI"), "pure_parallel_wcs": False},
+        # GRIZLI/ is complete as written: rule grizli_config verifies and records it, no sources.
+        "grizli_config": grismconf.SYNTHETIC_GRIZLI_CONFIG,
         "preprocess": {"alignment": {"remote_catalogs": [], "catalog": str(output / "radec.txt")}},
         "crds": {
             "path": str(output / "crds_cache"),

@@ -81,6 +81,10 @@ GRISM_EFFICIENCY = {"A": 0.78, "B": 0.035, "C": 0.05}
 # Synthetic filter-wheel reference positions; put FWCPOS = FWCPOS_REF[grism] in exposure headers.
 FWCPOS_REF = {"GR150R": 354.0, "GR150C": 249.0}
 SENSITIVITY_WAVE = np.arange(8000.0, 25000.0 + 1, 5.0)
+# The workflow's grizli_config for a folder this module wrote: it is complete, so there is
+# nothing to download (rule grizli_config verifies and records it). A synthetic field's
+# config.yaml carries it; runners give it to an older field's config that lacks the key.
+SYNTHETIC_GRIZLI_CONFIG = {"retries": 1, "timeout": 10, "sources": []}
 
 
 def bandpass(filter_name: str, wave_angstrom: np.ndarray) -> np.ndarray:
