@@ -41,11 +41,11 @@ from urllib.parse import unquote, urlparse
 import numpy as np
 import pytest
 import yaml
-from astropy.io import fits
 from astropy.table import Table
 from astropy.wcs import WCS
 from PIL import Image
 
+from wfsspipe.storage import image_header
 from wfsspipe.webmap import WebMapSettings
 
 from .helpers import ROOT
@@ -147,7 +147,7 @@ def source_to_click(fields_dir: Path, settings: WebMapSettings) -> Source:
         line_text = f"none at S/N ≥ {settings.line_sn_min:g}"
     assert math.isfinite(_number(row["z_lo"])) and math.isfinite(_number(row["z_hi"])), row
     # FITSMap puts a marker at the pixel centre: (0-based pixel + 0.5), as (lat, lng) = (y, x).
-    wcs = WCS(fits.getheader(fields_dir / FIELD / "Mosaic" / f"{FIELD}-ir_drz_sci.fits"))
+    wcs = WCS(image_header(fields_dir / FIELD / "Mosaic" / f"{FIELD}-ir_drz_sci.fits"))
     [[x, y]] = wcs.wcs_world2pix([[float(row["ra"]), float(row["dec"])]], 0)
     plots = {
         kind: Path(_text(row[column])).name

@@ -23,6 +23,7 @@ from conftest import TEST_APERTURES_ARCSEC, exposures
 from support import ROOT
 
 from wfsspipe.preprocess import read_visits
+from wfsspipe.storage import VISIT_INTERMEDIATES, image_header, is_compressed
 from wfsspipe.synthetic import crdscache, render
 
 pytestmark = [pytest.mark.workflow, pytest.mark.slow]
@@ -117,6 +118,27 @@ def test_prepared_exposures_are_flat_fielded_and_sky_subtracted(built):
                 assert abs(np.median(hdus["BKG"].data[good])) < 0.02 * sky
 
 
+def test_prep_keeps_compressed_exposures_and_no_visit_images(built):
+    """products.keep: science (the default): grizli's visit-level images are gone, the prepared
+    exposures are compressed losslessly and read by extension name as before."""
+    field = field_of(built)
+    prep = built / "FIELDS" / field / "Prep"
+    visits = read_visits(prep / f"{field}_visits.ecsv")
+    for visit in set(visits["visit"]):
+        assert not [s for s in VISIT_INTERMEDIATES if (prep / f"{visit}{s}").exists()], visit
+        if visit in set(visits["direct_visit"]):
+            assert (prep / f"{visit}.cat.fits").is_file()  # small visit products stay
+    for row in visits:
+        with fits.open(prep / row["file"]) as hdus:
+            assert isinstance(hdus["SCI"], fits.CompImageHDU), row["file"]
+            assert hdus["SCI"].data.dtype == np.float32 and hdus["SCI"].data.shape == (2048, 2048)
+            assert hdus["DQ"].data.dtype.kind in "iu"
+    # Smaller than the RATE files they were made from (each holds more extensions).
+    prepared = sum((prep / name).stat().st_size for name in visits["file"])
+    rates = sum(p.stat().st_size for p in (built / "FIELDS" / field / "RATE").glob("*_rate.fits"))
+    assert prepared < rates
+
+
 # --- mosaic ---------------------------------------------------------------------------------------
 def catalogue(built: Path) -> Table:
     field = field_of(built)
@@ -129,15 +151,18 @@ def test_mosaics_share_one_wcs_with_the_configured_scale(built):
     names = [f"{field}-{f}_drz_sci.fits" for f in direct_filters(built)] + [
         f"{field}-ir_drz_sci.fits"
     ]
-    headers = [fits.getheader(mosaic / name) for name in names]
+    headers = [image_header(mosaic / name) for name in names]  # compressed or not
     reference = WCS(headers[0])
     scale = np.sqrt(abs(np.linalg.det(reference.pixel_scale_matrix))) * 3600
     assert scale == pytest.approx(0.04, rel=1e-6)  # mosaic.pixel_scale
-    for header in headers[1:] + [fits.getheader(mosaic / f"{field}-ir_seg.fits")]:
+    for header in headers[1:] + [image_header(mosaic / f"{field}-ir_seg.fits")]:
         assert (header["NAXIS1"], header["NAXIS2"]) == (headers[0]["NAXIS1"], headers[0]["NAXIS2"])
         assert np.allclose(WCS(header).wcs.crval, reference.wcs.crval, atol=1e-9)
         assert np.allclose(WCS(header).pixel_scale_matrix, reference.pixel_scale_matrix)
     assert headers[0]["KERNEL"] == "square" and headers[0]["PIXFRAC"] == 0.75
+    # products.keep: science: every mosaic and the segmentation map compressed losslessly.
+    for name in names + [f"{field}-ir_seg.fits"] + [n.replace("_sci", "_wht") for n in names]:
+        assert is_compressed(mosaic / name), name
     # The direct-image sky is gone from every filter mosaic.
     for filt in direct_filters(built):
         sci = fits.getdata(mosaic / f"{field}-{filt}_drz_sci.fits")

@@ -77,6 +77,35 @@ def test_contam_models_reproduce_the_grism_data(built):
     assert manifest.meta["extract_mag_limit"] > 24.0  # the catalogue reaches ~27 mag at S/N 5
 
 
+def test_grism_products_are_compressed_and_load_through_grizli(built):
+    """products.keep: science: GrismFLT files and model images tile-compressed losslessly; a
+    GrismFLT file still loads through grizli's own path (what extract's GroupFLT calls)."""
+    from grizli import multifit
+
+    contam = products(built) / "Contam"
+    manifest = Table.read(contam / f"{FIELD}_contam.ecsv", format="ascii.ecsv")
+    for row in manifest:
+        with fits.open(contam / row["grismflt"]) as hdul:
+            for name in ("GSCI", "GERR", "GDQ", "DREF", "SEG", "MODEL"):
+                assert isinstance(hdul[name], fits.CompImageHDU), (row["grismflt"], name)
+            model = hdul["MODEL"].data
+    flt = multifit._loadFLT(
+        str(contam / row["grismflt"]), 1, None, (200, 200), None, 0, None, False, None, 0, False
+    )  # grism_file, sci_extn, direct, pad, ref, ref_ext, seg, verbose, catalog, ix, crds
+    # The loaded model is the file's (rotated to +x dispersion for NIRISS, as extract sees it).
+    assert flt.model.shape == model.shape and flt.model.dtype == np.float32
+    assert np.isclose(np.nansum(flt.model), np.nansum(model), rtol=1e-6)
+    assert np.isfinite(flt.grism.data["SCI"]).any()
+    images = sorted(contam.glob(f"{FIELD}-*_model.fits"))
+    assert len(images) == 4  # 2 grisms x 2 filters
+    for path in images:
+        with fits.open(path) as hdul:
+            assert isinstance(hdul["MODEL"], fits.CompImageHDU), path.name
+            assert hdul["MODEL"].data.dtype == np.float32 and np.nanmax(hdul["MODEL"].data) > 0
+            assert hdul["MODEL"].header["BUNIT"] == "DN/s"
+        assert path.stat().st_size < 10e6  # mostly empty sky: ~100 MB uncompressed
+
+
 def test_every_source_brighter_than_the_limit_is_extracted(built, truth):
     table = Table.read(products(built) / "Extractions" / f"{FIELD}_extract.ecsv")
     limit = table.meta["mag_limit"]

@@ -285,11 +285,21 @@ def mosaic_filters(wildcards):
 
 
 def preprocess_params(wildcards):
-    return {"preprocess": config["preprocess"], "grizli": config["grizli"], "crds": config["crds"]}
+    return {
+        "preprocess": config["preprocess"],
+        "grizli": config["grizli"],
+        "crds": config["crds"],
+        "products": config["products"],
+    }
 
 
 def mosaic_params(wildcards):
-    return {"mosaic": config["mosaic"], "grizli": config["grizli"], "crds": config["crds"]}
+    return {
+        "mosaic": config["mosaic"],
+        "grizli": config["grizli"],
+        "crds": config["crds"],
+        "products": config["products"],
+    }
 
 
 def preprocess_threads(wildcards):
@@ -425,7 +435,7 @@ def _grizli_job_params(*sections):
 
 def contam_params(wildcards):
     """What a contam job reads: its settings and how the extraction limit is made."""
-    return _grizli_job_params("contam", "extract")
+    return _grizli_job_params("contam", "extract", "products")
 
 
 def extract_params(wildcards):

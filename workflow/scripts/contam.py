@@ -30,6 +30,7 @@ with job_logging(snakemake.log[0], snakemake.rule, snakemake.wildcards, stpipe=T
             grizli,
             threads=snakemake.threads,
             log_path=snakemake.log[0],
+            keep=settings["products"]["keep"],
         )
     except (GrizliError, ContamError) as error:
         log.error("%s", error)

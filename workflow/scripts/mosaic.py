@@ -25,6 +25,7 @@ with job_logging(snakemake.log[0], snakemake.rule, snakemake.wildcards, stpipe=T
                 mosaic,
                 grizli,
                 log_path=snakemake.log[0],
+                keep=settings["products"]["keep"],
             )
             milestone(log, "%s mosaic of %d x %d pixels", snakemake.wildcards.filter, *shape[::-1])
         else:
@@ -37,6 +38,7 @@ with job_logging(snakemake.log[0], snakemake.rule, snakemake.wildcards, stpipe=T
                 mosaic,
                 grizli,
                 log_path=snakemake.log[0],
+                keep=settings["products"]["keep"],
             )
             milestone(log, "detection catalogue of %d sources, photometry, RGB", sources)
     except (GrizliError, MosaicError) as error:

@@ -23,6 +23,7 @@ with job_logging(snakemake.log[0], "preprocess", snakemake.wildcards, stpipe=Tru
             grizli,
             threads=snakemake.threads,
             log_path=snakemake.log[0],
+            keep=settings["products"]["keep"],
         )
     except (GrizliError, PreprocessError) as error:
         log.error("%s", error)

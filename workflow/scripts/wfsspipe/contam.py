@@ -29,6 +29,8 @@ One job per field (rule ``contam``), run inside :func:`wfsspipe.grizli_env.grizl
    grism and PA, ``{field}_{grism}-pa{PA}_models_rgb.png`` (filters by wavelength: reddest in
    red; one filter -> grey). PA is the dispersion axis's (:func:`dispersion_pa`), the angle
    grizli's 2D spectra are labelled with; the manifest keeps PA_V3 too.
+   With ``products.keep: science`` the GrismFLT files and model images are tile-compressed
+   losslessly (a model image's pixels are then in its ``MODEL`` extension; :mod:`wfsspipe.storage`).
    The overview figure ``{field}_contam_models.png`` shows, for the first exposure of each
    grism, filter and PA, the data, the model and data minus model, with colour bars (DN/s).
 7. **Extraction limit** (:func:`extraction_limit`): unless ``extract.mag_limit`` is set, the
@@ -60,12 +62,21 @@ from .atomic import atomic_path
 from .grizli_env import GrizliSettings, grizli_session
 from .logs import Progress
 from .niriss import reference_filter
-from .preprocess import folder_product, read_visits
+from .preprocess import folder_product, read_visits, work_folder
+from .storage import (
+    DEFAULT_KEEP,
+    check_keep,
+    compress_fits,
+    expanded_copy,
+    plain_inputs,
+    write_image,
+)
 
 log = logging.getLogger(__name__)
 
 MANIFEST_SUFFIX = "_contam.ecsv"
 GRISMFLT_SUFFIX = ".01.GrismFLT.fits"
+MODEL_EXTENSION = "MODEL"  # the compressed model images' extension (products.keep: science)
 
 
 class ContamError(RuntimeError):
@@ -255,9 +266,13 @@ def make_contam(
     *,
     threads: int = 1,
     log_path: str | os.PathLike | None = None,
+    keep: str = DEFAULT_KEEP,
 ) -> ContamResult:
-    """Contamination models of every grism exposure of the field (see the module docs)."""
-    from astropy.table import Table
+    """Contamination models of every grism exposure of the field (see the module docs).
+
+    ``keep`` (``products.keep``): ``science`` writes the GrismFLT files and model images
+    losslessly tile-compressed (:mod:`wfsspipe.storage`); ``all`` as grizli writes them."""
+    check_keep(keep)
 
     started = time.monotonic()
     contam_dir = Path(contam_dir)
@@ -266,6 +281,27 @@ def make_contam(
         Path(p).absolute() for p in (prep_dir, seg_file, catalog_file)
     )
     filter_mosaics = {f: Path(p).absolute() for f, p in filter_mosaics.items()}
+    scratch = work_folder(contam_dir.with_name(f"{contam_dir.name}-inputs"))
+    try:
+        return _make_contam(
+            field_name, visits_path, prep_dir, filter_mosaics, seg_file, catalog_file,
+            contam_dir, settings, limit, grizli, threads, log_path, keep, started, scratch,
+        )  # fmt: skip
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _make_contam(
+    field_name, visits_path, prep_dir, filter_mosaics, seg_file, catalog_file,
+    contam_dir, settings, limit, grizli, threads, log_path, keep, started, scratch,
+) -> ContamResult:  # fmt: skip
+    from astropy.table import Table
+
+    # grizli reads the reference and segmentation images' primary HDU: plain copies of
+    # compressed ones (products.keep: science) in a scratch folder beside Contam/.
+    names = list(filter_mosaics)
+    *plain_mosaics, seg_file = plain_inputs([*filter_mosaics.values(), seg_file], scratch)
+    filter_mosaics = dict(zip(names, plain_mosaics))
     visits = read_visits(visits_path)
     catalog = Table.read(catalog_file)
     grism = visits[(visits["kind"] == "grism") & (visits["status"] != "failed")]
@@ -286,7 +322,8 @@ def make_contam(
                         raise ContamError(
                             f"{field_name}: prepared grism exposure {source} is missing; rerun preprocess"
                         )
-                    shutil.copyfile(source, work / name)  # grizli writes beside its input
+                    # grizli writes beside its input (and updates it): a plain, uncompressed copy
+                    expanded_copy(source, work / name)
                     _ensure_sip(work / name)
                 reference = filter_mosaics[references[filt].lower()]
                 with session.step(f"{field_name} {filt}", "contamination model"):
@@ -303,11 +340,15 @@ def make_contam(
                         for row, flt in zip(group, grp.FLTs)
                     ]
                     panels += _overview_panels(group, grp)
-                    images = _drizzle_models(field_name, grp, group, reference, work)
+                    images = _drizzle_models(
+                        field_name, grp, group, reference, work, compress=keep == "science"
+                    )
                     for key, path in images.items():
                         model_images.setdefault(key, {})[filt] = path
                 for name in group["file"]:
                     (work / name).unlink()
+                    if keep == "science":  # what extract loads: grizli reads it by name
+                        compress_fits(work / grismflt_name(name))
                 del grp
                 progress.advance(filt, count=len(group))
             rgb = _model_rgbs(field_name, model_images, work, settings)
@@ -412,8 +453,11 @@ def _manifest_row(row, flt, reference: str) -> dict[str, Any]:
     }
 
 
-def _drizzle_models(field_name, grp, group, ref_file, out: Path) -> dict[tuple[str, int], Path]:
-    """Each (grism, PA)'s contamination models drizzled onto the mosaic WCS, one FITS each."""
+def _drizzle_models(
+    field_name, grp, group, ref_file, out: Path, compress: bool = True
+) -> dict[tuple[str, int], Path]:
+    """Each (grism, PA)'s contamination models drizzled onto the mosaic WCS, one FITS each
+    (``compress``: in a losslessly tile-compressed extension ``MODEL``, else the primary)."""
     from astropy.io import fits
     from astropy.wcs import WCS
     from grizli import utils
@@ -450,10 +494,19 @@ def _drizzle_models(field_name, grp, group, ref_file, out: Path) -> dict[tuple[s
         image_header["PA"] = (pa, "PA of the dispersion axis (deg E of N), as grizli's")
         image_header["NEXP"] = (len(members), "grism exposures drizzled")
         image_header["BUNIT"] = ("DN/s", "contamination model")
-        with atomic_path(out / name) as tmp:
-            fits.PrimaryHDU(sci.astype(np.float32), header=image_header).writeto(tmp)
+        write_image(
+            out / name, sci.astype(np.float32), image_header, compress=compress,
+            name=MODEL_EXTENSION,
+        )  # fmt: skip
         written[(grism, pa)] = out / name
     return written
+
+
+def read_model_image(path: str | os.PathLike) -> np.ndarray:
+    """A model image's pixels, compressed (``MODEL`` extension) or not (primary)."""
+    from astropy.io import fits
+
+    return fits.getdata(path)  # the first HDU with data
 
 
 def _model_rgbs(field_name, model_images, out: Path, settings: ContamSettings):
@@ -461,7 +514,6 @@ def _model_rgbs(field_name, model_images, out: Path, settings: ContamSettings):
     import matplotlib
 
     matplotlib.use("Agg")
-    from astropy.io import fits
     from matplotlib import image as mpl_image
 
     rgb = {}
@@ -473,8 +525,7 @@ def _model_rgbs(field_name, model_images, out: Path, settings: ContamSettings):
         order = sorted(paths, key=lambda f: int("".join(c for c in f if c.isdigit()) or 0))
         images = {}
         for filt in order:
-            with fits.open(paths[filt]) as hdul:
-                images[filt] = np.nan_to_num(hdul[0].data.astype(float))
+            images[filt] = np.nan_to_num(read_model_image(paths[filt]).astype(float))
         red, blue = images[order[-1]], images[order[0]]
         green = images[order[len(order) // 2]] if len(order) > 2 else 0.5 * (red + blue)
         channels = [red, green, blue]

@@ -47,6 +47,7 @@ from .grizli_env import GrizliSettings, grizli_session
 from .parallel import run_sources
 from .preprocess import folder_product
 from .resume import SourceStore, digest, store_folder
+from .storage import plain_inputs
 
 log = logging.getLogger(__name__)
 
@@ -248,7 +249,12 @@ def extract_field(
         if todo:
             with grizli_session(work, grizli, log_path) as session:
                 with session.step(field_name, "loading the contamination models"):
-                    group = _load_group(manifest, contam_dir, seg_file, catalog_file, pad)
+                    # grizli reads the segmentation map's primary: a plain copy of a
+                    # compressed one (products.keep: science), in the job's folder.
+                    (plain_seg,) = plain_inputs([seg_file], work)
+                    group = _load_group(manifest, contam_dir, plain_seg, catalog_file, pad)
+                    if plain_seg != seg_file:
+                        plain_seg.unlink()
                 log.info(
                     "%s: extracting %d sources (limit %.2f mag) with %d process(es)",
                     field_name, len(todo), mag_limit, threads,

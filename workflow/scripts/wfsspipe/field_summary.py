@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from wfsspipe.atomic import write_text
+from wfsspipe.storage import image_header
 
 # Stages in workflow order: (name, what its products are).
 STAGES = {
@@ -101,12 +102,11 @@ def _counts(label: str, values) -> str:
 
 
 def _mosaics(paths: Sequence[Path]) -> list[str]:
-    from astropy.io import fits
     from astropy.table import Table
 
     lines = []
     for path in sorted(p for p in paths if p.name.endswith("_drz_sci.fits")):
-        header = fits.getheader(path, 0)
+        header = image_header(path)  # compressed (products.keep: science) or not
         shape = f"{header.get('NAXIS1', '?')} x {header.get('NAXIS2', '?')}"
         lines.append(f"mosaic {path.name}: {shape} px")
     phot = [p for p in paths if p.name.endswith("_phot.fits")]

@@ -75,9 +75,16 @@ from typing import Any
 
 import numpy as np
 
-from .atomic import atomic_path
 from .grizli_env import GrizliSettings, grizli_session
 from .preprocess import read_visits, work_folder
+from .storage import (
+    DEFAULT_KEEP,
+    check_keep,
+    compress_fits_primary,
+    expanded_copy,
+    is_compressed,
+    write_image,
+)
 
 log = logging.getLogger(__name__)
 
@@ -184,10 +191,12 @@ def drizzle_filter(
     grizli: GrizliSettings,
     *,
     log_path: str | os.PathLike | None = None,
+    keep: str = DEFAULT_KEEP,
 ) -> tuple[int, int]:
-    """Drizzle the field's prepared ``filt`` direct exposures onto the common WCS; (ny, nx)."""
-    from astropy.io import fits
+    """Drizzle the field's prepared ``filt`` direct exposures onto the common WCS; (ny, nx).
 
+    ``keep: science`` writes the mosaics losslessly tile-compressed (:mod:`wfsspipe.storage`)."""
+    check_keep(keep)
     started = time.monotonic()
     filt = filt.upper()
     visits_table = Path(visits_table).absolute()  # read inside grizli's working folder
@@ -204,6 +213,9 @@ def drizzle_filter(
         )
     work = work_folder(Path(sci_path))
     try:
+        # Plain copies in the job's folder: the prepared exposures may be compressed
+        # (products.keep: science) and grizli's drizzling reads them in many ways.
+        files = [str(expanded_copy(f, work / Path(f).name)) for f in files]
         with grizli_session(work, grizli, log_path) as session:
             from grizli import utils
 
@@ -234,9 +246,10 @@ def drizzle_filter(
     drz_header["FILTER"] = (filt, "blocking filter")
     drz_header["NDRIZIM"] = (len(files), "exposures drizzled")
     drz_header["FIELD"] = (field_name, "wfsspipe field")
-    for data, path in ((sci, sci_path), (wht, wht_path)):
-        with atomic_path(path) as tmp:
-            fits.PrimaryHDU(data=data.astype(np.float32), header=drz_header).writeto(tmp)
+    for data, path, name in ((sci, sci_path, "SCI"), (wht, wht_path, "WHT")):
+        write_image(
+            path, data.astype(np.float32), drz_header, compress=keep == "science", name=name
+        )
     log.info(
         "%s %s: %d exposures -> %s (%d x %d) in %.0f s",
         field_name,
@@ -258,8 +271,11 @@ def make_catalog(
     grizli: GrizliSettings,
     *,
     log_path: str | os.PathLike | None = None,
+    keep: str = DEFAULT_KEEP,
 ) -> int:
     """IR image, detection catalogue, multiband photometry and RGB image; returns the sources.
+
+    ``keep: science`` compresses the IR image, its weight and the segmentation map losslessly.
 
     ``filter_mosaics``: filter -> (sci, wht) paths from :func:`drizzle_filter`; ``outputs``: the
     keys of :func:`catalog_names` -> final paths.
@@ -276,9 +292,13 @@ def make_catalog(
     try:
         for filt, (sci, wht) in filter_mosaics.items():
             sci_name, wht_name = filter_mosaic_names(field_name, filt)
-            # grizli finds the filter images by name in its working folder: links, not copies.
-            (work / sci_name).symlink_to(Path(sci).resolve())
-            (work / wht_name).symlink_to(Path(wht).resolve())
+            # grizli finds the filter images by name in its working folder: links, or plain
+            # copies of compressed mosaics (grizli reads the primary HDU).
+            for source, name in ((sci, sci_name), (wht, wht_name)):
+                if is_compressed(source):
+                    expanded_copy(source, work / name)
+                else:
+                    (work / name).symlink_to(Path(source).resolve())
         with grizli_session(work, grizli, log_path) as session:
             from grizli.pipeline import auto_script
 
@@ -324,6 +344,9 @@ def make_catalog(
         for key, name in names.items():
             if not (work / name).is_file():
                 raise MosaicError(f"{field_name}: grizli did not write {name} ({key})")
+        if keep == "science":
+            for key in ("ir_sci", "ir_wht", "seg"):
+                compress_fits_primary(work / names[key])
         for key, name in names.items():
             final = Path(outputs[key])
             final.parent.mkdir(parents=True, exist_ok=True)

@@ -51,6 +51,10 @@ Products, in ``{fields_dir}/{field}/Prep/`` (built in a temporary folder beside 
     the exposures' footprints on the sky, by filter and element.
 ``{visit}_drz_sci.fits``, ``{visit}.cat.fits``, ``{visit}_wcs.log``, ``{visit}_shifts.log`` ...
     grizli's visit-level products, for inspection.
+
+With ``products.keep: science`` (the default) the visit-level images (``_drz_sci``,
+``_drz_wht``, ``_bkg``, ``_seg``) are not kept and the prepared exposures are tile-compressed
+losslessly (:mod:`wfsspipe.storage`); mosaic and contam read them as before.
 """
 
 from __future__ import annotations
@@ -71,6 +75,7 @@ import numpy as np
 
 from .grizli_env import GrizliSettings, grizli_session
 from .logs import Progress
+from .storage import DEFAULT_KEEP, check_keep, compress_fits, drop_visit_intermediates
 
 log = logging.getLogger(__name__)
 
@@ -237,8 +242,13 @@ def preprocess_field(
     *,
     threads: int = 1,
     log_path: str | os.PathLike | None = None,
+    keep: str = DEFAULT_KEEP,
 ) -> PreprocessResult:
-    """Prepare the field's exposures with grizli; products in ``prep_dir`` (see module docs)."""
+    """Prepare the field's exposures with grizli; products in ``prep_dir`` (see module docs).
+
+    ``keep`` (``products.keep``): ``science`` drops the visit-level drizzles and compresses
+    the prepared exposures losslessly (:mod:`wfsspipe.storage`); ``all`` keeps grizli's files."""
+    check_keep(keep)
     started = time.monotonic()
     prep_dir = Path(prep_dir)
     rate_files = sorted(Path(f) for f in rate_files)
@@ -259,6 +269,8 @@ def preprocess_field(
             _initialise(session, [rate.name for rate in rate_files])
         with grizli_session(out, grizli, log_path) as session:
             result = _process(session, field_name, raw, out, settings, grizli, threads)
+        if keep == "science":
+            _slim(out, result.visits_table)
         result.seconds = time.monotonic() - started
         commit_folder(out, prep_dir)
         result.visits_table = prep_dir / result.visits_table.name
@@ -275,6 +287,17 @@ def preprocess_field(
         prep_dir,
     )
     return result
+
+
+def _slim(out: Path, visits_table: Path) -> None:
+    """``products.keep: science``: no visit-level drizzles, prepared exposures compressed."""
+    visits = read_visits(visits_table)
+    before = sum(p.stat().st_size for p in out.iterdir() if p.is_file())
+    drop_visit_intermediates(out, visits["visit"])
+    for name in visits["file"]:
+        compress_fits(out / name)
+    after = sum(p.stat().st_size for p in out.iterdir() if p.is_file())
+    log.info("Prep/: %.0f MB -> %.0f MB (products.keep: science)", before / 1e6, after / 1e6)
 
 
 def _initialise(session, names: Sequence[str]) -> None:

@@ -85,6 +85,8 @@ from typing import Any
 
 import numpy as np
 
+from .storage import expanded_copy, image_header, is_compressed
+
 log = logging.getLogger(__name__)
 
 MAP_DIR = "fitsmap"
@@ -769,7 +771,6 @@ def build_map(
     threads: int = 1,
 ) -> dict[str, Any]:
     """Make the web map of a field in ``out_dir`` (atomically); returns its manifest."""
-    from astropy.io import fits
     from astropy.table import Table
     from astropy.wcs import WCS
     from astropy.wcs.utils import proj_plane_pixel_scales
@@ -783,12 +784,12 @@ def build_map(
     for column in ("id", "ra", "dec", "status", "z", "z_lo", "z_hi", "quality"):
         if column not in redshifts.colnames:
             raise WebMapError(f"{inputs.redshifts}: no column {column!r}; rerun the zfit stage")
-    header = fits.getheader(inputs.grid)
+    header = image_header(inputs.grid)  # compressed (products.keep: science) or not
     shape = (int(header["NAXIS2"]), int(header["NAXIS1"]))
     wcs = WCS(header)
     pixel_scale = float(np.mean(proj_plane_pixel_scales(wcs.celestial)) * 3600.0)  # arcsec
     for path in inputs.filter_mosaics.values():
-        size = fits.getheader(path)
+        size = image_header(path)
         if (size["NAXIS2"], size["NAXIS1"]) != shape:
             raise WebMapError(f"{path} is not on the grid of {inputs.grid}: rerun the mosaic stage")
 
@@ -804,7 +805,11 @@ def build_map(
         sources.append(rgb)
         for filt in sorted(inputs.filter_mosaics):
             link = work / f"{layer_name(filt.upper())}.fits"
-            os.symlink(Path(inputs.filter_mosaics[filt]).resolve(), link)
+            mosaic = Path(inputs.filter_mosaics[filt])
+            if is_compressed(mosaic):  # FITSMap reads the primary HDU: a plain copy
+                expanded_copy(mosaic, link)
+            else:
+                os.symlink(mosaic.resolve(), link)
             sources.append(link)
         for name, png in models.items():
             staged = work / f"{name}.png"
