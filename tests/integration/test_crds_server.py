@@ -19,11 +19,11 @@ import pytest
 import yaml
 from astropy.io import fits
 from crds_server_process import CrdsServer
-from support import INTEGRATION_FILTER, PYTHON, TEST_FIELD_ARGS, ArchiveServer
+from support import PYTHON, ArchiveServer
 
 from wfsspipe.synthetic import crdscache
 
-from .helpers import ROOT, Injection, Workflow, make_workflow, read_table
+from .helpers import ROOT, Injection, Workflow, make_workflow
 
 pytestmark = [pytest.mark.integration]
 
@@ -54,14 +54,10 @@ INJECTED = [
 
 
 @pytest.fixture(scope="module")
-def lean_field(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("crds_field")
-    subprocess.run(
-        [PYTHON, ROOT / "resources/scripts/simulateField.py", "--output", folder,
-         *TEST_FIELD_ARGS, "--filters", INTEGRATION_FILTER],
-        check=True, cwd=ROOT, capture_output=True,
-    )  # fmt: skip
-    return folder
+def lean_field(synthetic_field) -> Path:
+    """The session's synthetic field; the tests use its F150W exposures (``field_rows`` of
+    tests/integration/conftest.py): simulating a field of their own would only cost time."""
+    return synthetic_field
 
 
 @pytest.fixture(scope="module")
@@ -72,18 +68,6 @@ def servers(lean_field, tmp_path_factory):
     yield archive, crds
     crds.stop()
     archive.stop()
-
-
-@pytest.fixture(scope="module")
-def field_rows(lean_field, tmp_path_factory) -> list[dict]:
-    folder = tmp_path_factory.mktemp("crds_fields")
-    subprocess.run(
-        [sys.executable, ROOT / "resources/scripts/computeFields.py", "--from-table",
-         lean_field / "observations.ecsv", "--proposal-ids", "9999", "--output-dir", folder,
-         "--no-plot", "-q"],
-        check=True,
-    )  # fmt: skip
-    return read_table(folder / "fields.csv")
 
 
 def syncing_workflow(folder: Path, lean_field, servers, rows) -> Workflow:

@@ -44,10 +44,12 @@ def test_field_is_complete_and_reused(synthetic_field):
 
 
 def test_same_seed_gives_identical_files(synthetic_field, tmp_path):
-    simulate(tmp_path / "again")
+    """The seed alone fixes every file: the same seed again, here with the first filter only
+    (half the work), gives byte-identical files of that filter's exposures and the same scene."""
+    simulate(tmp_path / "again", "--filters", "F150W")
     first = json.loads((synthetic_field / "manifest.json").read_text())["checksums"]
     second = json.loads((tmp_path / "again" / "manifest.json").read_text())["checksums"]
-    assert first == second
+    assert len(second) == len(first) // 2 and second == {k: first[k] for k in second}
     assert (synthetic_field / "truth.ecsv").read_text() == (
         tmp_path / "again" / "truth.ecsv"
     ).read_text()
