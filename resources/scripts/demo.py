@@ -1,9 +1,12 @@
 #!/usr/bin/env python
 """`make demo`: the whole workflow on the synthetic field, everything under one folder.
 
-    python resources/scripts/demo.py [--output demo] [--cores 2] [--filters F150W F200W]
+    python resources/scripts/demo.py [--output demo] [--cores 2] [--filters F115W F150W F200W]
+        [--no-direct F115W] [--revisit F150W] [--ngroups 8]
 
-1. simulate the synthetic field into <output>/synthetic (reused when already there);
+1. simulate the synthetic field into <output>/synthetic (reused when already there): by default
+   a PASSAGE-like field, F115W + F150W + F200W with both grisms, F115W's grisms without an
+   F115W direct image, F150W observed again at a second orient 90 degrees away (13 exposures);
 2. serve its observation table like MAST's Portal API (resources/scripts/mastServer.py) and run
    computeFields.py in query mode against it, through astroquery, as a user would run it
    against MAST -> <output>/FIELDS/fields.csv;
@@ -73,8 +76,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=Path("demo"))
     parser.add_argument("--cores", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--filters", nargs="+", default=["F150W", "F200W"])
-    parser.add_argument("--ngroups", type=int, default=10)
+    parser.add_argument("--filters", nargs="+", default=["F115W", "F150W", "F200W"])
+    parser.add_argument("--no-direct", nargs="*", default=["F115W"], metavar="FILTER")
+    parser.add_argument("--revisit", nargs="*", default=["F150W"], metavar="FILTER")
+    # 8 groups rather than 10: 13 exposures instead of 8 stay within 20 minutes on 2 cores.
+    parser.add_argument("--ngroups", type=int, default=8)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("targets", nargs="*", help="Snakemake targets (default: everything)")
     args = parser.parse_args()
@@ -93,6 +99,8 @@ def main() -> int:
             args.ngroups,
             "--filters",
             *args.filters,
+            *(["--no-direct", *args.no_direct] if args.no_direct else []),
+            *(["--revisit", *args.revisit] if args.revisit else []),
         ]
     )
     compute_fields(synthetic, output)
