@@ -45,7 +45,10 @@ MANIFEST = "manifest.json"
 MANIFEST_VERSION = 2  # 2: the CRDS context has pars-* files (a reused older field is rebuilt)
 # Dither of the second direct image (arcsec along detector x, y): a few pixels, as in APT.
 DITHER_ARCSEC = (0.46, 0.33)
-REVISIT_DAYS = 2.0  # the second orient's visit starts this long after the first visit
+# The second orient's visit starts this long after the first. grizli's combine_same_pa groups by
+# observation + filter + element (not PA) and splits only at gaps > preprocess max_gap_days (0.5):
+# the revisit becomes its own visits (jw001-nis-b-f150w-clear, ...) because of this gap.
+REVISIT_DAYS = 2.0
 
 
 @dataclass(frozen=True)
