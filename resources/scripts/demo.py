@@ -2,8 +2,12 @@
 """`make demo`: the whole workflow on the synthetic field, everything under one folder.
 
     python resources/scripts/demo.py [--output demo] [--cores 2] [--filters F150W F200W]
+        [--no-direct FILTER ...] [--revisit FILTER ...] [--ngroups 10]
 
-1. simulate the synthetic field into <output>/synthetic (reused when already there);
+1. simulate the synthetic field into <output>/synthetic (reused when already there): by default
+   F150W + F200W, one visit each; ``--filters F115W F150W F200W --no-direct F115W --revisit
+   F150W --ngroups 8`` makes a PASSAGE-like field (F115W's grisms without an F115W direct image,
+   F150W observed again at a second orient 90 degrees away; 13 exposures), not yet run end to end;
 2. serve its observation table like MAST's Portal API (resources/scripts/mastServer.py) and run
    computeFields.py in query mode against it, through astroquery, as a user would run it
    against MAST -> <output>/FIELDS/fields.csv;
@@ -78,6 +82,8 @@ def main() -> int:
     parser.add_argument("--output", type=Path, default=Path("demo"))
     parser.add_argument("--cores", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--filters", nargs="+", default=["F150W", "F200W"])
+    parser.add_argument("--no-direct", nargs="*", default=[], metavar="FILTER")
+    parser.add_argument("--revisit", nargs="*", default=[], metavar="FILTER")
     parser.add_argument("--ngroups", type=int, default=10)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("targets", nargs="*", help="Snakemake targets (default: everything)")
@@ -97,6 +103,8 @@ def main() -> int:
             args.ngroups,
             "--filters",
             *args.filters,
+            *(["--no-direct", *args.no_direct] if args.no_direct else []),
+            *(["--revisit", *args.revisit] if args.revisit else []),
         ]
     )
     compute_fields(synthetic, output)

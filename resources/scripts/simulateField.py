@@ -2,7 +2,8 @@
 """Generate the synthetic NIRISS WFSS field (UNCAL ramps, CRDS cache, grism config, truth).
 
     python resources/scripts/simulateField.py --seed 1 --output demo/synthetic
-        [--filters F150W F200W] [--ngroups 10] [--force]
+        [--filters F150W F200W] [--ngroups 10] [--no-direct F115W] [--revisit F150W]
+        [--revisit-dpa 90] [--force]
 
 Reuses the folder when it already holds a field made with the same parameters. See README
 ("The synthetic field") for what is inside and how it stands in for MAST, CRDS and grizli's CONF.
@@ -27,6 +28,18 @@ def main() -> int:
         "--ngroups", type=int, default=FieldSpec.ngroups, help="groups per ramp (>= 7)"
     )
     parser.add_argument(
+        "--no-direct", nargs="+", default=[], metavar="FILTER",
+        help="grism filters observed without a direct image of their own",
+    )  # fmt: skip
+    parser.add_argument(
+        "--revisit", nargs="+", default=[], metavar="FILTER",
+        help="filters observed again at a second orient (PA + --revisit-dpa)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--revisit-dpa", type=float, default=FieldSpec.revisit_dpa,
+        help="PA_APER of the revisit minus that of the first visit (degrees)",
+    )  # fmt: skip
+    parser.add_argument(
         "--force", action="store_true", help="regenerate even if the field is there"
     )
     args = parser.parse_args()
@@ -35,7 +48,12 @@ def main() -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         spec = FieldSpec(
-            seed=args.seed, filters=tuple(f.upper() for f in args.filters), ngroups=args.ngroups
+            seed=args.seed,
+            filters=tuple(f.upper() for f in args.filters),
+            ngroups=args.ngroups,
+            no_direct=tuple(f.upper() for f in args.no_direct),
+            revisit=tuple(f.upper() for f in args.revisit),
+            revisit_dpa=args.revisit_dpa,
         )
     except ValueError as error:
         parser.error(str(error))

@@ -108,7 +108,8 @@ def two_fields(tmp_path):
     )  # fmt: skip
     extractions = tmp_path / "vir_extractions.ecsv"
     Table({"id": [1, 2, 3], "status": ["extracted", "skipped", "extracted"],
-           "reason": ["", "fainter than the limit 26.0 (27.1)", ""]}).write(extractions)  # fmt: skip
+           "reason": ["", "fainter than the limit 26.0 (27.1)", ""]},
+          meta={"grism_filters": ["F200W", "F115W"]}).write(extractions)  # fmt: skip
     vir = FieldProducts(vir.field, vir.phot, vir.redshifts, extractions)
     uma = FieldProducts(
         "uma-03",
@@ -173,6 +174,8 @@ def test_catalogue_rows_columns_and_missing_filters(two_fields):
     assert table["flux_pab"][4] == 1.0 and table["err_pab"][4] == 0.5
     assert table["flux_ha"].unit == u.Unit("1e-17 erg / (s cm2)")
     assert table.meta["FILTERS"] == "f115w,f150w,f200w"
+    # The grism filters come from the extraction tables (uma-03 has none: not extracted yet).
+    assert table.meta["GRISM_FILTERS"] == "F115W,F200W"
 
 
 def test_catalogue_without_redshifts_yet_and_without_fields(two_fields):
@@ -509,6 +512,11 @@ def test_each_missed_redshift_says_why():
         "fit failed: ValueError: boom",
         "not in the catalogue",
     ]
+    # A grism filter without photometry (no direct image of its own) still counts: z = 3.2 puts
+    # [OIII] at 2.1 um, inside F200W's grism.
+    catalog.meta["GRISM_FILTERS"] = "F150W,F200W"
+    notes = list(match_truth(catalog, truth, radius_arcsec=0.3)["note"])
+    assert notes[1] == "one line, misidentified"
 
 
 def test_truth_plot_and_table(tmp_path):

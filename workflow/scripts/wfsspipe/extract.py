@@ -266,6 +266,10 @@ def extract_field(
                     rows_by_id[row["id"]] = row
         table = _table(field_name, catalog, rows_by_id, mag_limit, limit_record, note)
         table.meta["bright_limit"] = settings.limit.bright_limit
+        # The grism filters observed (with or without a direct image of their own): the summary's
+        # miss reasons look for injected lines inside these, not the photometry's filters.
+        if len(manifest):
+            table.meta["grism_filters"] = sorted({str(f).upper() for f in manifest["filter"]})
         with atomic_path(work / table_name(field_name)) as tmp:
             table.write(tmp, format="ascii.ecsv", overwrite=True)
         for leftover in work.glob("*.log"):

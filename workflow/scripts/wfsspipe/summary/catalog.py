@@ -243,10 +243,12 @@ def combine_catalogs(products: Sequence[FieldProducts], aperture_arcsec: float) 
     """One table of every field's sources (see the module docstring for the columns)."""
     parts = []
     all_filters: set[str] = set()
+    grism_filters: set[str] = set()
     all_lines: list[str] = []
     for item in products:
         phot, filters = read_photometry(item.phot, aperture_arcsec)
         all_filters.update(filters)
+        grism_filters.update(_grism_filters(item))
         redshifts, lines = (None, []) if item.redshifts is None else read_redshifts(item.redshifts)
         all_lines += [line for line in lines if line not in all_lines]
         parts.append((item, phot, redshifts, lines))
@@ -329,6 +331,8 @@ def combine_catalogs(products: Sequence[FieldProducts], aperture_arcsec: float) 
     table.meta["APERTURE"] = (aperture_arcsec, "diameter (arcsec) of the magnitudes")
     table.meta["NFIELDS"] = (len(products), "fields in the catalogue")
     table.meta["FILTERS"] = ",".join(filters)
+    # Grism filters (a field may have one without a direct image, so without a magnitude column).
+    table.meta["GRISM_FILTERS"] = ",".join(sorted(grism_filters, key=filter_order))
     table.meta["LINES"] = ",".join(all_lines)
     return table
 
@@ -383,6 +387,16 @@ def column_descriptions(
 def _text_column(table: Table, name: str) -> np.ndarray:
     column = table[name]
     return np.asarray(column.filled("") if hasattr(column, "filled") else column)
+
+
+def _grism_filters(item: FieldProducts) -> list[str]:
+    """The grism filters the field's extraction table names (none without the table)."""
+    if item.extractions is None or not Path(item.extractions).is_file():
+        return []
+    return [
+        str(f).upper()
+        for f in _read(item.extractions, "extraction table").meta.get("grism_filters", [])
+    ]
 
 
 def _extraction_reasons(item: FieldProducts, phot: Table) -> np.ndarray:

@@ -217,7 +217,10 @@ def match_truth(catalog: Table, truth: Table, radius_arcsec: float = 0.3) -> Tab
     result["status"] = status.astype(str)
     result["flag"] = flag.astype(str)
     result["dz"] = (result["z"] - result["z_true"]) / (1 + result["z_true"])
-    filters = [f for f in str(catalog.meta.get("FILTERS", "")).upper().split(",") if f]
+    # The grism filters where the catalogue names them (a grism filter may have no direct image,
+    # so no photometry); else the photometry's.
+    names = catalog.meta.get("GRISM_FILTERS") or catalog.meta.get("FILTERS", "")
+    filters = [f for f in str(names).upper().split(",") if f]
     rest = dict(truth.meta.get("line_rest_angstrom") or {})
     result["note"] = [
         miss_reason(

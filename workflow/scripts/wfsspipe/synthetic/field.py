@@ -15,7 +15,11 @@ manifest.json      parameters, versions and checksums; written last (it marks a 
 ```
 
 A survey-like pure-parallel visit per blocking filter: a direct (CLEAR) exposure, the GR150R and
-GR150C exposures, a second direct exposure dithered by a few pixels. All at one position angle.
+GR150C exposures, a second direct exposure dithered by a few pixels, at ``pa_aper``. PASSAGE-like
+options (``make demo`` uses them, the tests' field does not): ``no_direct`` filters get only their
+two grism exposures (the workflow models them from the nearest direct filter), and ``revisit``
+filters get a second visit ``revisit_dpa`` degrees away (a direct image and both grisms, which
+then disperse along other sky directions), ``REVISIT_DAYS`` later, as pure-parallel revisits are.
 """
 
 from __future__ import annotations
@@ -41,6 +45,10 @@ MANIFEST = "manifest.json"
 MANIFEST_VERSION = 2  # 2: the CRDS context has pars-* files (a reused older field is rebuilt)
 # Dither of the second direct image (arcsec along detector x, y): a few pixels, as in APT.
 DITHER_ARCSEC = (0.46, 0.33)
+# The second orient's visit starts this long after the first. grizli's combine_same_pa groups by
+# observation + filter + element (not PA) and splits only at gaps > preprocess max_gap_days (0.5):
+# the revisit becomes its own visits (jw001-nis-b-f150w-clear, ...) because of this gap.
+REVISIT_DAYS = 2.0
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,11 @@ class FieldSpec:
     # Side of the square (RA/Dec) the sources are placed in: at any PA it stays inside the
     # 134" detector (a 90" square reaches 64" from the centre), so every source is observed.
     scene_arcsec: float = 90.0
+    # Grism filters observed without a direct image of their own (e.g. ("F115W",)).
+    no_direct: tuple[str, ...] = ()
+    # Filters observed again at pa_aper + revisit_dpa (a second orient).
+    revisit: tuple[str, ...] = ()
+    revisit_dpa: float = 90.0
 
     def __post_init__(self):
         unknown = set(self.filters) - set(crdscache.BLOCKING_FILTERS)
@@ -68,6 +81,20 @@ class FieldSpec:
             raise ValueError(
                 f"filters must be among {crdscache.BLOCKING_FILTERS}, got {self.filters}"
             )
+        for name in ("no_direct", "revisit"):
+            outside = set(getattr(self, name)) - set(self.filters)
+            if outside:
+                raise ValueError(f"{name} {sorted(outside)} not among filters {self.filters}")
+        if set(self.no_direct) == set(self.filters):
+            raise ValueError(
+                f"no_direct {self.no_direct}: at least one filter needs a direct image"
+            )
+        if set(self.no_direct) & set(self.revisit):
+            raise ValueError(
+                f"a no_direct filter cannot be revisited: {self.no_direct}, {self.revisit}"
+            )
+        if not 1.0 <= abs(self.revisit_dpa) % 360.0 <= 359.0:
+            raise ValueError(f"revisit_dpa must turn the field (>= 1 deg), got {self.revisit_dpa}")
         if self.ngroups < 7:
             raise ValueError(
                 f"ngroups must be >= 7 (columnjump does nothing at <= 6), got {self.ngroups}"
@@ -94,36 +121,42 @@ class PlannedExposure:
 
 
 def plan_exposures(spec: FieldSpec) -> list[PlannedExposure]:
-    """The exposures of the field, in the order a pure-parallel visit takes them."""
+    """The exposures of the field, in the order the pure-parallel visits take them: one visit per
+    filter at ``pa_aper``, then the revisits at ``pa_aper + revisit_dpa``."""
     times = ramps.exposure_times(spec.ngroups, 1)
-    wcs = instrument.exposure_wcs(spec.ra, spec.dec, spec.pa_aper)
-    dx, dy = np.array(DITHER_ARCSEC) / instrument.PIXEL_SCALE_ARCSEC
-    cx, cy = instrument.CRPIX[0] - 1, instrument.CRPIX[1] - 1
-    dithered = wcs.pixel_to_world_values(
-        cx - dx, cy - dy
-    )  # pointing that moves sources by +dx, +dy
-    sequence = [("CLEAR", "NIS_IMAGE", (spec.ra, spec.dec)), ("GR150R", "NIS_WFSS", (spec.ra, spec.dec)),
-                ("GR150C", "NIS_WFSS", (spec.ra, spec.dec)), ("CLEAR", "NIS_IMAGE", tuple(map(float, dithered)))]  # fmt: skip
+    visits = [(pupil, spec.pa_aper, pupil not in spec.no_direct, True) for pupil in spec.filters]
+    second_pa = (spec.pa_aper + spec.revisit_dpa) % 360.0
+    visits += [(pupil, second_pa, True, False) for pupil in spec.filters if pupil in spec.revisit]
     planned, start, activity = [], spec.mjd_start, 1
-    for visit, pupil in enumerate(spec.filters, start=1):
-        for element, exp_type, (ra, dec) in sequence:
+    for visit, (pupil, pa, direct, dither) in enumerate(visits, start=1):
+        if visit == len(spec.filters) + 1:
+            start = spec.mjd_start + REVISIT_DAYS
+        for element, exp_type, (ra, dec) in _sequence(spec, pa, direct, dither):
             obs_id = f"jw{PROGRAM}{1:03d}{visit:03d}_02{1}{activity:02d}_00001_nis"
             planned.append(
                 PlannedExposure(
-                    obs_id,
-                    element,
-                    pupil,
-                    exp_type,
-                    ra,
-                    dec,
-                    spec.pa_aper,
-                    start,
-                    times["exposure_time"],
+                    obs_id, element, pupil, exp_type, ra, dec, pa, start, times["exposure_time"]
                 )
             )
             start += (times["duration"] + 180.0) / 86400.0  # plus overheads between exposures
             activity += 2
     return planned
+
+
+def _sequence(spec: FieldSpec, pa: float, direct: bool, dither: bool) -> list[tuple]:
+    """(element, exp_type, pointing) of one visit: direct, GR150R, GR150C, dithered direct."""
+    centre = (spec.ra, spec.dec)
+    grisms = [("GR150R", "NIS_WFSS", centre), ("GR150C", "NIS_WFSS", centre)]
+    if not direct:
+        return grisms
+    sequence = [("CLEAR", "NIS_IMAGE", centre), *grisms]
+    if dither:
+        wcs = instrument.exposure_wcs(spec.ra, spec.dec, pa)
+        dx, dy = np.array(DITHER_ARCSEC) / instrument.PIXEL_SCALE_ARCSEC
+        cx, cy = instrument.CRPIX[0] - 1, instrument.CRPIX[1] - 1
+        moved = wcs.pixel_to_world_values(cx - dx, cy - dy)  # moves sources by +dx, +dy
+        sequence.append(("CLEAR", "NIS_IMAGE", tuple(map(float, moved))))
+    return sequence
 
 
 def footprint(exposure: PlannedExposure) -> str:
@@ -309,7 +342,12 @@ def write_workflow_config(output: Path, context: str) -> None:
 
 def _spec_dict(spec: FieldSpec) -> dict:
     values = asdict(spec)
-    values["filters"] = list(spec.filters)
+    for name in ("filters", "no_direct", "revisit"):
+        values[name] = list(values[name])
+    # Options left at their defaults stay out: a field made before they existed is reused.
+    for name in ("no_direct", "revisit", "revisit_dpa"):
+        if getattr(spec, name) == getattr(FieldSpec, name):
+            del values[name]
     return values
 
 
