@@ -14,18 +14,16 @@ transfer (a Range request served from an offset).
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import threading
 import time
 from collections import defaultdict, deque
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 from ..products import UNCAL_RE
-from .serving import local_server
+from .serving import StandInHandler, local_server
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +50,9 @@ class ArchiveState:
             return queue.popleft() if queue else None
 
 
-class ArchiveHandler(BaseHTTPRequestHandler):
+class ArchiveHandler(StandInHandler):
+    FAULTS = frozenset(FAULTS)
+
     server_version = "wfsspipe-archive/1"
     state: ArchiveState  # set on the subclass made by make_server
 
@@ -81,20 +81,7 @@ class ArchiveHandler(BaseHTTPRequestHandler):
     def do_POST(self):
         if urlparse(self.path).path != "/faults":
             return self.send_error(HTTPStatus.NOT_FOUND, "unknown endpoint")
-        length = int(self.headers.get("Content-Length", 0))
-        try:
-            wanted = json.loads(self.rfile.read(length) or b"{}")
-            assert isinstance(wanted, dict) and all(
-                isinstance(v, list) and set(v) <= FAULTS for v in wanted.values()
-            )
-        except (ValueError, AssertionError):
-            return self.send_error(
-                HTTPStatus.BAD_REQUEST, f"faults must be {{name: [{', '.join(sorted(FAULTS))}]}}"
-            )
-        with self.state.lock:
-            for name, faults in wanted.items():
-                self.state.faults[name].extend(faults)
-        return self._json({"queued": {k: len(v) for k, v in self.state.faults.items()}})
+        return self._queue_faults()
 
     def _count_token(self, name: str) -> None:
         header = self.headers.get("Authorization", "")
@@ -103,14 +90,6 @@ class ArchiveHandler(BaseHTTPRequestHandler):
             if given == self.state.token_digest:
                 with self.state.lock:
                     self.state.authorized[name] += 1
-
-    def _json(self, body: dict) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(HTTPStatus.OK)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
     def _serve(self, path: Path, fault: str | None) -> None:
         if fault in ("500", "503"):

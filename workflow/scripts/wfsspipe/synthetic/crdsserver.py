@@ -36,12 +36,12 @@ import os
 import threading
 from collections import defaultdict
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from .crdscache import OBSERVATORY, SERVERLESS_URL
-from .serving import local_server
+from .serving import StandInHandler, local_server
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ class CrdsState:
         }
 
 
-class CrdsHandler(BaseHTTPRequestHandler):
+class CrdsHandler(StandInHandler):
     server_version = "wfsspipe-crds/1"
     state: CrdsState  # set on the subclass made by make_server
     base: str = ""
@@ -298,14 +298,6 @@ class CrdsHandler(BaseHTTPRequestHandler):
             for kind in FAULT_KINDS:
                 self.state.faults[kind] = set(wanted.get(kind, []))
         return self._json({k: sorted(v) for k, v in self.state.faults.items()})
-
-    def _json(self, body) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(HTTPStatus.OK)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
 
 def make_server(root: str | Path, port: int = 0) -> ThreadingHTTPServer:

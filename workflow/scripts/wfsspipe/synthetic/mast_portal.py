@@ -31,14 +31,13 @@ import threading
 from collections import defaultdict
 from http import HTTPStatus
 from http.cookies import SimpleCookie
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 from astropy.table import Table, vstack
 
-from .serving import local_server
+from .serving import StandInHandler, local_server
 
 log = logging.getLogger(__name__)
 
@@ -312,7 +311,7 @@ def _paged(rows: list[dict], fields: list[dict], request: dict) -> dict:
     }
 
 
-class PortalHandler(BaseHTTPRequestHandler):
+class PortalHandler(StandInHandler):
     server_version = "wfsspipe-mast-portal/1"
     state: PortalState  # set on the subclass made by make_server
 
@@ -408,14 +407,6 @@ class PortalHandler(BaseHTTPRequestHandler):
         with self.state.lock:
             self.state.faults.append(fault)
         return self._json({"queued": len(self.state.faults)})
-
-    def _json(self, body) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(HTTPStatus.OK)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
 
 def make_server(observations: Table, port: int = 0, token: str | None = None):

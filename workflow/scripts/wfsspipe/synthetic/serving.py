@@ -3,15 +3,50 @@ starting and stopping them as processes (``make demo`` and the tests)."""
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import time
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from ..atomic import write_text
 
 ROOT = Path(__file__).resolve().parents[4]
+
+
+class StandInHandler(BaseHTTPRequestHandler):
+    """What the stand-in servers' request handlers share: JSON replies, and the ``POST /faults``
+    queue of the file servers (archive, Zenodo): ``{name: [fault, ...]}`` appended to
+    ``state.faults[name]`` (a deque per name) under ``state.lock``."""
+
+    FAULTS: frozenset[str] = frozenset()  # the faults a file server can serve
+
+    def _json(self, body) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _queue_faults(self) -> None:
+        length = int(self.headers.get("Content-Length", 0))
+        try:
+            wanted = json.loads(self.rfile.read(length) or b"{}")
+            assert isinstance(wanted, dict) and all(
+                isinstance(v, list) and set(v) <= self.FAULTS for v in wanted.values()
+            )
+        except (ValueError, AssertionError):
+            return self.send_error(
+                HTTPStatus.BAD_REQUEST,
+                f"faults must be {{name: [{', '.join(sorted(self.FAULTS))}]}}",
+            )
+        with self.state.lock:
+            for name, faults in wanted.items():
+                self.state.faults[name].extend(faults)
+        return self._json({"queued": {k: len(v) for k, v in self.state.faults.items()}})
 
 
 def local_server(

@@ -32,14 +32,12 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import logging
 import tarfile
 import threading
 import time
 from collections import defaultdict, deque
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import urlparse, urlsplit, urlunsplit
 
@@ -48,7 +46,7 @@ from astropy.io import fits
 
 from ..atomic import atomic_path
 from . import grismconf
-from .serving import local_server
+from .serving import StandInHandler, local_server
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +170,9 @@ class ZenodoState:
             return queue.popleft() if queue else None
 
 
-class ZenodoHandler(BaseHTTPRequestHandler):
+class ZenodoHandler(StandInHandler):
+    FAULTS = frozenset(FAULTS)
+
     server_version = "wfsspipe-zenodo/1"
     state: ZenodoState  # set on the subclass made by make_server
 
@@ -202,20 +202,7 @@ class ZenodoHandler(BaseHTTPRequestHandler):
     def do_POST(self):
         if urlparse(self.path).path != "/faults":
             return self.send_error(HTTPStatus.NOT_FOUND, "unknown endpoint")
-        length = int(self.headers.get("Content-Length", 0))
-        try:
-            wanted = json.loads(self.rfile.read(length) or b"{}")
-            assert isinstance(wanted, dict) and all(
-                isinstance(v, list) and set(v) <= FAULTS for v in wanted.values()
-            )
-        except (ValueError, AssertionError):
-            return self.send_error(
-                HTTPStatus.BAD_REQUEST, f"faults must be {{name: [{', '.join(sorted(FAULTS))}]}}"
-            )
-        with self.state.lock:
-            for name, faults in wanted.items():
-                self.state.faults[name].extend(faults)
-        return self._json({"queued": {k: len(v) for k, v in self.state.faults.items()}})
+        return self._queue_faults()
 
     def _listing(self, record: str) -> None:
         folder = self.state.root / "records" / record / "files"
@@ -232,14 +219,6 @@ class ZenodoHandler(BaseHTTPRequestHandler):
             for p in sorted(folder.iterdir())
         ]
         return self._json({"id": int(record), "files": files})
-
-    def _json(self, body: dict) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(HTTPStatus.OK)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
     def _serve(self, path: Path, fault: str | None) -> None:
         if fault in ("500", "503"):
