@@ -14,7 +14,7 @@ CORES ?= 2
 help:
 	@echo "make demo   - set up .venv, simulate the synthetic field under $(DEMO)/ and run the workflow on it"
 	@echo "make test   - set up .venv and run the whole test suite"
-	@echo "make lint   - ruff, snakefmt --check and snakemake --lint"
+	@echo "make lint   - ruff, snakefmt --check, snakemake --lint and pytest --collect-only"
 	@echo "make format - apply ruff format and snakefmt"
 
 $(STAMP): requirements.txt pyproject.toml
@@ -48,6 +48,8 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/snakefmt --check workflow
 	$(BIN)/snakemake --lint --snakefile workflow/Snakefile --directory . --config fields_csv=tests/data/fields-lint.csv
+	@# Every test module must be collectable (e.g. two test files may not share a basename).
+	$(BIN)/python -m pytest --collect-only -q -p no:cacheprovider > $(VENV)/collect.log 2>&1 || { cat $(VENV)/collect.log; exit 1; }
 
 format: $(STAMP)
 	$(BIN)/ruff format .
