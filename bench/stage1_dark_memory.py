@@ -7,7 +7,7 @@ For each dark size: a synthetic CRDS cache whose dark has that many groups (130 
 2048 x 2048 float32: 2.2 GB once read, like a real multi-GB NIRISS dark), one full-frame UNCAL
 (bench/stage1_memory.py's), Stage 1 run as the rule runs it in a fresh process under
 /usr/bin/time -v. The request is the rule's: wfsspipe.resources.stage1_mem_mb for the UNCAL plus
-wfsspipe.crdssync.stage1_reference_extra_mb for the dark (its in-memory size, as the sync
+wfsspipe.crds_sync.stage1_reference_extra_mb for the dark (its in-memory size, as the sync
 record lists it), attempt 1. The ratio request / peak should lie between 1.0 and 1.5.
 """
 
@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from stage1_memory import JOB, make_uncal  # noqa: E402
 
-from wfsspipe.crdssync import fits_data_mb, stage1_reference_extra_mb  # noqa: E402
+from wfsspipe.crds_sync import fits_data_mb, stage1_reference_extra_mb  # noqa: E402
 from wfsspipe.resources import grow, stage1_mem_mb  # noqa: E402
 
 
@@ -37,7 +37,7 @@ def main() -> None:
     parser.add_argument("--ngroups", type=int, default=7, help="groups of the exposure")
     parser.add_argument("--workdir", type=Path)
     args = parser.parse_args()
-    from wfsspipe.crdssync import job_environment
+    from wfsspipe.crds_sync import job_environment
     from wfsspipe.synthetic import crdscache
 
     print(

@@ -63,7 +63,7 @@ def main() -> None:
     parser.add_argument("--ngroups", type=int, nargs="+", default=[7, 10, 15, 20])
     parser.add_argument("--workdir", type=Path)
     args = parser.parse_args()
-    from wfsspipe.crdssync import job_environment
+    from wfsspipe.crds_sync import job_environment
     from wfsspipe.synthetic import crdscache
 
     with tempfile.TemporaryDirectory() as scratch:

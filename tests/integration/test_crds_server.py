@@ -152,7 +152,7 @@ def test_sync_fills_a_fresh_cache_and_stage1_runs_offline(synced, lean_field):
 def test_stage1_memory_request_counts_the_dark(synced):
     """The stage1 job asked for the UNCAL's memory plus what the dark holds beyond the fitted
     base, from its in-memory size in the record (tiles decompressed), not its size on disk."""
-    from wfsspipe.crdssync import stage1_reference_extra_mb
+    from wfsspipe.crds_sync import stage1_reference_extra_mb
     from wfsspipe.resources import grow, stage1_mem_mb
 
     workflow, row, _, _ = synced
@@ -273,7 +273,7 @@ print(json.dumps([info["operational_context"], best, file_info["size"], unknown]
 def test_environment_of_the_jobs_never_names_the_server(synced):
     """Jobs get CRDS_MODE=local and a serverless URL whatever crds.server_url says."""
     sys.path.insert(0, str(ROOT / "workflow/scripts"))
-    from wfsspipe.crdssync import job_environment
+    from wfsspipe.crds_sync import job_environment
 
     workflow, _, _, _ = synced
     config = yaml.safe_load((workflow.folder / "config.yaml").read_text())["crds"]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from wfsspipe.crdssync import (
+from wfsspipe.crds_sync import (
     STAGE1_FITTED_REFERENCE_MB,
     STAGE1_REFERENCE_COSTS,
     fits_data_mb,

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from wfsspipe.field_summary import FieldSummaryError, benchmarks, log_warnings, summary_text
-from wfsspipe.products import absolute_prefix_pattern, rule_fields_dir
+from wfsspipe.layout import absolute_prefix_pattern, rule_fields_dir
 
 
 def test_fields_dir_inside_the_working_folder_is_spelled_relative(tmp_path):

@@ -4,7 +4,6 @@ columnjump (slow), plus grizli's ``initialize_jwst_image`` on the RATE files (sl
 from __future__ import annotations
 
 import shutil
-import time
 
 import numpy as np
 import pytest
@@ -140,7 +139,6 @@ def test_write_uncal_content(cache, tmp_path):
     root = cache[0]
     rate = scene_rate(1)
     path = tmp_path / "jw01571001001_02101_00001_nis_uncal.fits"
-    started = time.perf_counter()
     truth = ramps.write_uncal(
         path,
         rate,
@@ -150,8 +148,6 @@ def test_write_uncal_content(cache, tmp_path):
         crds_root=root,
         column_jump_row=1000,
     )
-    elapsed = time.perf_counter() - started
-    assert elapsed < 30.0, f"10-group UNCAL took {elapsed:.1f} s (target < 15 s)"
     assert truth.column_jump_rows == (1000,) and 4 <= truth.column_jump_group <= 7
     assert 200 < truth.cosmic_rays[0] < 400
     assert not list(tmp_path.glob(".tmp-*"))

@@ -14,6 +14,7 @@ from astropy.table import Table
 from PIL import Image
 
 from wfsspipe import webmap
+from wfsspipe.layout import map_index_relpath
 from wfsspipe.webmap import (
     DEFAULT_ASSETS_DIR,
     MapInputs,
@@ -22,7 +23,6 @@ from wfsspipe.webmap import (
     build_map,
     fitsmap_mem_mb,
     localize_page,
-    map_index_relpath,
     page_references,
     vendor_assets,
 )

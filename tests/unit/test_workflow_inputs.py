@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from wfsspipe.fieldtable import FieldTableError, load_field_table
-from wfsspipe.products import exposure_of, is_exposure, uncal_filename
+from wfsspipe.layout import exposure_of, is_exposure, uncal_filename
 from wfsspipe.resources import DEFAULT_UNCAL_MB, MIN_MEM_MB, stage1_mem_mb
 
 GOOD = "jw01571001001_02101_00001_nis"

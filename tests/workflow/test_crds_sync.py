@@ -12,7 +12,7 @@ import pytest
 from astropy.table import Table
 from crds_server_process import CrdsServer
 
-from wfsspipe.crdssync import STAGE1_REFTYPES
+from wfsspipe.crds_sync import STAGE1_REFTYPES
 from wfsspipe.synthetic import crdscache
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.workflow]
 SYNC = """
 import glob, json, sys
 sys.path.insert(0, {scripts!r})
-from wfsspipe.crdssync import sync_exposures
+from wfsspipe.crds_sync import sync_exposures
 from wfsspipe.stage1_job import Stage1Settings
 uncals = sorted(glob.glob({archive!r} + "/*_uncal.fits"))
 record = sync_exposures(uncals, {cache!r}, "jwst_9000.pmap", {url!r},

@@ -22,8 +22,9 @@ from astropy.wcs import WCS
 from conftest import TEST_APERTURES_ARCSEC, exposures
 from support import ROOT
 
+from wfsspipe.layout import VISIT_INTERMEDIATES
 from wfsspipe.preprocess import read_visits
-from wfsspipe.storage import VISIT_INTERMEDIATES, image_header, is_compressed
+from wfsspipe.storage import image_header, is_compressed
 from wfsspipe.synthetic import crdscache, render
 
 pytestmark = [pytest.mark.workflow, pytest.mark.slow]
@@ -241,7 +242,7 @@ def test_rgb_image_shows_the_field(built):
 PREPROCESS_SCRIPT = """
 import json, sys
 from pathlib import Path
-from wfsspipe.crdssync import job_environment
+from wfsspipe.crds_sync import job_environment
 from wfsspipe.grizli_env import GrizliError, GrizliSettings
 from wfsspipe.preprocess import PreprocessSettings, preprocess_field
 args = json.loads(sys.argv[1])

@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.workflow, pytest.mark.slow]
 JOB = """
 import os, sys
 sys.path.insert(0, {scripts!r})
-from wfsspipe.crdssync import job_environment
+from wfsspipe.crds_sync import job_environment
 os.environ.update(job_environment({cache!r}, "jwst_9000.pmap"))
 from astropy.io import fits
 from wfsspipe.stage1_job import Stage1Settings, run_stage1

@@ -2,17 +2,20 @@
 # colour images per grism and PA, and the extraction limit, in Contam/ (manifest written last).
 
 
+include: "inputs/contam.smk"
+
+
 rule contam:
     input:
         unpack(contam_inputs),
         grizli_config=ancient(GRIZLI_MANIFEST),  # its presence; a rebuild remakes nothing
     output:
-        manifest=product(contam_manifest()),
-        overview=field_report(product(contam_overview()), "contam", "grism models"),
+        manifest=product(LAYOUT.contam_manifest()),
+        overview=field_report(product(LAYOUT.contam_overview()), "contam", "grism models"),
     log:
-        product(f"{OUT}/{{field}}/logs/contam.log"),
+        field_log("contam"),
     benchmark:
-        product(f"{OUT}/{{field}}/benchmarks/contam.tsv")
+        field_benchmark("contam")
     conda:
         "../envs/grizli.yaml"
     threads: contam_threads

@@ -1,4 +1,9 @@
 # download: one UNCAL product from MAST (or the synthetic archive) per exposure.
+
+
+include: "inputs/download.smk"
+
+
 if config["download"]["on_submit_host"]:
 
     # Compute nodes of many clusters have no internet: fetch on the host running Snakemake.
@@ -8,9 +13,9 @@ if config["download"]["on_submit_host"]:
 
 rule download:
     output:
-        product(uncal_path()) if config["stage1"]["keep_uncal"] else temp(product(uncal_path())),
+        product(LAYOUT.uncal()) if config["stage1"]["keep_uncal"] else temp(product(LAYOUT.uncal())),
     log:
-        product(f"{OUT}/{{field}}/logs/download/{{exposure}}.log"),
+        field_log("download", "{exposure}"),
     conda:
         "../envs/jwst.yaml"
     resources:

@@ -2,17 +2,20 @@
 # over sources, and a table of what was extracted or skipped and why, in Extractions/.
 
 
+include: "inputs/extract.smk"
+
+
 rule extract:
     input:
         unpack(detection_products),
-        manifest=contam_manifest(),
+        manifest=LAYOUT.contam_manifest(),
         grizli_config=ancient(GRIZLI_MANIFEST),  # its presence; a rebuild remakes nothing
     output:
-        table=product(extract_table()),
+        table=product(LAYOUT.extract_table()),
     log:
-        product(f"{OUT}/{{field}}/logs/extract.log"),
+        field_log("extract"),
     benchmark:
-        product(f"{OUT}/{{field}}/benchmarks/extract.tsv")
+        field_benchmark("extract")
     conda:
         "../envs/grizli.yaml"
     threads: SOURCE_THREADS

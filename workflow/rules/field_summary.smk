@@ -6,13 +6,16 @@
 # warnings (wfsspipe.field_summary). Cheap: it runs on the host running Snakemake.
 
 
+include: "inputs/field_summary.smk"
+
+
 rule field_summary:
     input:
         unpack(field_summary_inputs),
     output:
-        product(field_summary_path()),
+        product(LAYOUT.log("{field}", "{summary}")),
     log:
-        product(f"{OUT}/{{field}}/logs/summary/{{summary}}.log"),
+        field_log("summary", "{summary}"),
     localrule: True
     conda:
         "../envs/grizli.yaml"

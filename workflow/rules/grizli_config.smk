@@ -1,7 +1,10 @@
 # grizli_config: $GRIZLI (grism confs, sensitivities, sky flats, templates) from the configured
-# sources, verified, with a manifest in CONF/ that every grizli stage depends on. Parsing checks
-# that every grism x filter of the fields table is held there or provided by a source
-# (common.smk).
+# sources, verified, with a manifest in CONF/ that every grizli stage depends on. Parsing stops
+# when a grism x filter of the fields table has no conf or sky flat in $GRIZLI and no configured
+# source provides it (wfsspipe.grizli_config.table_problems).
+
+
+include: "inputs/grizli_config.smk"
 
 
 # Downloads run on the submit host (compute nodes are often offline), like crds_sync.
@@ -13,7 +16,7 @@ rule grizli_config:
     output:
         GRIZLI_MANIFEST,
     log:
-        f"{OUT}/logs/grizli_config.log",
+        LAYOUT.survey_log("grizli_config"),
     conda:
         "../envs/grizli.yaml"
     resources:

@@ -3,16 +3,19 @@
 # The filters of a field are those with direct exposures in the fields table.
 
 
+include: "inputs/mosaic.smk"
+
+
 rule mosaic_filter:
     input:
         visits=direct_filter_visits,
     output:
-        sci=product(filter_mosaic()[0]),
-        wht=product(filter_mosaic()[1]),
+        sci=product(LAYOUT.filter_mosaic()[0]),
+        wht=product(LAYOUT.filter_mosaic()[1]),
     log:
-        product(f"{OUT}/{{field}}/logs/mosaic/{{filter}}.log"),
+        field_log("mosaic", "{filter}"),
     benchmark:
-        product(f"{OUT}/{{field}}/benchmarks/mosaic/{{filter}}.tsv")
+        field_benchmark("mosaic", "{filter}")
     conda:
         "../envs/grizli.yaml"
     threads: 1
@@ -30,11 +33,11 @@ rule mosaic:
     input:
         mosaics=catalog_filter_mosaics,
     output:
-        **mosaic_outputs(),  # mosaic_catalog_products(), the RGB image in the report
+        **mosaic_outputs(),  # LAYOUT.catalog(), the RGB image in the report
     log:
-        product(f"{OUT}/{{field}}/logs/mosaic/catalog.log"),
+        field_log("mosaic", "catalog"),
     benchmark:
-        product(f"{OUT}/{{field}}/benchmarks/mosaic/catalog.tsv")
+        field_benchmark("mosaic", "catalog")
     conda:
         "../envs/grizli.yaml"
     threads: 1

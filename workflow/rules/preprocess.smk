@@ -3,18 +3,21 @@
 # prepared exposure for the later stages.
 
 
+include: "inputs/preprocess.smk"
+
+
 rule preprocess:
     input:
         rates=field_rate_inputs,
         crds=crds_ready,
         grizli_config=ancient(GRIZLI_MANIFEST),  # its presence; a rebuild remakes nothing
     output:
-        visits=product(visits_table()),
-        footprint=field_report(product(footprint_plot()), "footprint", "footprints"),
+        visits=product(LAYOUT.visits_table()),
+        footprint=field_report(product(LAYOUT.footprint()), "footprint", "footprints"),
     log:
-        product(f"{OUT}/{{field}}/logs/preprocess.log"),
+        field_log("preprocess"),
     benchmark:
-        product(f"{OUT}/{{field}}/benchmarks/preprocess.tsv")
+        field_benchmark("preprocess")
     conda:
         "../envs/grizli.yaml"
     threads: preprocess_threads

@@ -2,13 +2,16 @@
 # Cheap jobs (seconds): they run on the host running Snakemake (localrule).
 
 
+include: "inputs/summary.smk"
+
+
 rule summary_visits:
     input:
-        visits=visits_table(),
+        visits=LAYOUT.visits_table(),
     output:
-        plot=field_report(product(summary_visits_plot()), "visits", "visit layout"),
+        plot=field_report(product(LAYOUT.visits_plot()), "visits", "visit layout"),
     log:
-        product(f"{OUT}/{{field}}/logs/summary/visits.log"),
+        field_log("summary", "visits"),
     localrule: True
     conda:
         "../envs/grizli.yaml"
@@ -24,10 +27,10 @@ rule summary_catalog:
     input:
         unpack(summary_catalog_inputs),
     output:
-        fits=product(SUMMARY["catalog_fits"]),
-        csv=product(SUMMARY["catalog_csv"]),
+        fits=product(LAYOUT.survey("catalog_fits")),
+        csv=product(LAYOUT.survey("catalog_csv")),
     log:
-        product(f"{OUT}/logs/summary/catalog.log"),
+        product(LAYOUT.survey_log("summary", "catalog")),
     localrule: True
     conda:
         "../envs/grizli.yaml"
@@ -44,16 +47,16 @@ rule summary_catalog:
 
 rule summary_redshifts:
     input:
-        catalog=SUMMARY["catalog_fits"],
+        catalog=LAYOUT.survey("catalog_fits"),
     output:
         plot=report(
-            product(SUMMARY["redshifts_plot"]),
+            product(LAYOUT.survey("redshifts_plot")),
             caption="../report/redshifts.rst",
             category=REPORT_SURVEY,
             labels={"figure": "redshift distribution"},
         ),
     log:
-        product(f"{OUT}/logs/summary/redshifts.log"),
+        product(LAYOUT.survey_log("summary", "redshifts")),
     localrule: True
     conda:
         "../envs/grizli.yaml"
@@ -67,18 +70,18 @@ rule summary_redshifts:
 
 rule summary_truth:
     input:
-        catalog=SUMMARY["catalog_fits"],
+        catalog=LAYOUT.survey("catalog_fits"),
         truth=summary_truth_input,
     output:
         plot=report(
-            product(SUMMARY["truth_plot"]),
+            product(LAYOUT.survey("truth_plot")),
             caption="../report/truth.rst",
             category=REPORT_SURVEY,
             labels={"figure": "injected vs measured redshift"},
         ),
-        table=product(SUMMARY["truth_table"]),
+        table=product(LAYOUT.survey("truth_table")),
     log:
-        product(f"{OUT}/logs/summary/truth.log"),
+        product(LAYOUT.survey_log("summary", "truth")),
     localrule: True
     conda:
         "../envs/grizli.yaml"
@@ -96,9 +99,9 @@ rule summary_index:
     input:
         unpack(summary_index_inputs),
     output:
-        html=product(SUMMARY["index"]),
+        html=product(LAYOUT.survey("index")),
     log:
-        product(f"{OUT}/logs/summary/index.log"),
+        product(LAYOUT.survey_log("summary", "index")),
     localrule: True
     conda:
         "../envs/grizli.yaml"

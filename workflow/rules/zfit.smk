@@ -1,18 +1,21 @@
 # zfit: redshift fits of the extracted sources in parallel, the field's results table (FITS and
-# CSV) and fit plots in Redshifts/; then the field's provenance record.
+# CSV) and fit plots in Redshifts/.
+
+
+include: "inputs/zfit.smk"
 
 
 rule zfit:
     input:
-        table=extract_table(),
+        table=LAYOUT.extract_table(),
         grizli_config=ancient(GRIZLI_MANIFEST),  # its presence; a rebuild remakes nothing
     output:
-        fits=product(redshift_results()[0]),
-        csv=product(redshift_results()[1]),
+        fits=product(LAYOUT.redshift_results()[0]),
+        csv=product(LAYOUT.redshift_results()[1]),
     log:
-        product(f"{OUT}/{{field}}/logs/zfit.log"),
+        field_log("zfit"),
     benchmark:
-        product(f"{OUT}/{{field}}/benchmarks/zfit.tsv")
+        field_benchmark("zfit")
     conda:
         "../envs/grizli.yaml"
     threads: SOURCE_THREADS
@@ -24,23 +27,3 @@ rule zfit:
         settings=zfit_params,
     script:
         "../scripts/zfit.py"
-
-
-rule provenance:
-    input:
-        unpack(provenance_inputs),
-    output:
-        record=product(provenance_record()),
-    log:
-        product(f"{OUT}/{{field}}/logs/provenance.log"),
-    conda:
-        "../envs/grizli.yaml"
-    resources:
-        mem_mb=512,
-        runtime=10,
-        disk_mb=inputs_disk_mb,  # inputs' size: stat, no size query
-    params:
-        config=config,
-        fields_csv=str(FIELDS.path),
-    script:
-        "../scripts/provenance.py"

@@ -2,7 +2,7 @@
 
 import os
 
-from wfsspipe.crdssync import CrdsSyncError, sync_environment, sync_exposures, write_sync_record
+from wfsspipe.crds_sync import CrdsSyncError, sync_environment, sync_exposures, write_sync_record
 
 snakemake = globals()["snakemake"]  # injected by Snakemake
 crds = {**snakemake.config["crds"], "context": snakemake.params.context}  # see the rule

@@ -1,4 +1,4 @@
-"""Snakemake script of rule fitsmap: the FITSMap web map of a field (wfsspipe.webmap).
+"""Snakemake script of rule webmap: the FITSMap web map of a field (wfsspipe.webmap).
 
 Not named fitsmap.py: workflow/scripts is on sys.path, where that name would hide the fitsmap
 package.

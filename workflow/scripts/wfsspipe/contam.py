@@ -60,6 +60,13 @@ import numpy as np
 
 from .atomic import atomic_path
 from .grizli_env import GrizliSettings, grizli_session
+from .layout import (
+    contam_manifest_name,
+    contam_model_name,
+    contam_overview_name,
+    contam_rgb_name,
+    grismflt_name,
+)
 from .logs import Progress
 from .niriss import reference_filter
 from .preprocess import folder_product, read_visits, work_folder
@@ -74,8 +81,6 @@ from .storage import (
 
 log = logging.getLogger(__name__)
 
-MANIFEST_SUFFIX = "_contam.ecsv"
-GRISMFLT_SUFFIX = ".01.GrismFLT.fits"
 MODEL_EXTENSION = "MODEL"  # the compressed model images' extension (products.keep: science)
 
 
@@ -133,20 +138,6 @@ class LimitSettings:
             dispersion_penalty_mag=float(limit["dispersion_penalty_mag"]),
             bright_limit=float(section["bright_limit"]),
         )
-
-
-def manifest_name(field_name: str) -> str:
-    return f"{field_name}{MANIFEST_SUFFIX}"
-
-
-def overview_name(field_name: str) -> str:
-    """One figure with every grism model colour image (the report's QC plot)."""
-    return f"{field_name}_contam_models.png"
-
-
-def grismflt_name(exposure_file: str) -> str:
-    """grizli's save name of a prepared grism exposure (``*_rate.fits`` -> ``*.01.GrismFLT.fits``)."""
-    return exposure_file.replace("_rate.fits", GRISMFLT_SUFFIX)
 
 
 def position_angle(angle: float) -> int:
@@ -352,7 +343,7 @@ def _make_contam(
                 del grp
                 progress.advance(filt, count=len(group))
             rgb = _model_rgbs(field_name, model_images, work, settings)
-            _overview(field_name, panels, work / overview_name(field_name))
+            _overview(field_name, panels, work / contam_overview_name(field_name))
         for leftover in work.glob("*.log"):
             leftover.unlink()
         manifest = _write_manifest(
@@ -487,7 +478,7 @@ def _drizzle_models(
             verbose=False,
         )  # fmt: skip
         filt = group["filter"][members[0]]
-        name = f"{field_name}-{grism.lower()}-pa{pa:03d}-{filt.lower()}_model.fits"
+        name = contam_model_name(field_name, grism, pa, filt)
         image_header = output_wcs.to_header()
         image_header["GRISM"] = (grism, "grism element")
         image_header["FILTER"] = (filt, "blocking filter")
@@ -534,7 +525,7 @@ def _model_rgbs(field_name, model_images, out: Path, settings: ContamSettings):
         )
         image = np.clip(np.stack(channels, axis=-1) / max(scale, 1e-12), 0, 1)
         image = np.arcsinh(10 * image) / np.arcsinh(10)
-        name = f"{field_name}_{grism.lower()}-pa{pa:03d}_models_rgb.png"
+        name = contam_rgb_name(field_name, grism, pa)
         with atomic_path(out / name) as tmp:
             mpl_image.imsave(tmp, image[::-1], format="png")  # FITS row 0 is the bottom
         rgb[f"{grism} PA {pa:03d}"] = name
@@ -642,7 +633,7 @@ def _write_manifest(field_name, rows, rgb, mag_limit, limit_record, filter_mosai
             ],
         }
     )
-    path = out / manifest_name(field_name)
+    path = out / contam_manifest_name(field_name)
     with atomic_path(path) as tmp:
         table.write(tmp, format="ascii.ecsv", overwrite=True)
     return path

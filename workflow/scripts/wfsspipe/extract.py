@@ -44,6 +44,7 @@ import numpy as np
 from .atomic import atomic_path
 from .contam import LimitSettings, read_manifest
 from .grizli_env import GrizliSettings, grizli_session
+from .layout import beams_name, extract_table_name, stack_names
 from .parallel import run_sources
 from .preprocess import folder_product
 from .resume import SourceStore, digest, store_folder
@@ -51,7 +52,6 @@ from .storage import plain_inputs
 
 log = logging.getLogger(__name__)
 
-TABLE_SUFFIX = "_extract.ecsv"
 COLUMNS = ["id", "ra", "dec", "mag", "status", "reason", "beams", "nbeams", "grisms"]
 DTYPES = [int, float, float, float, str, str, str, int, str]
 MIN_BEAM_PIXELS = 10
@@ -87,14 +87,6 @@ class ExtractSettings:
             max_sources=None if limit is None else int(limit),
             stack_plots=bool(section["stack_plots"]),
         )
-
-
-def table_name(field_name: str) -> str:
-    return f"{field_name}{TABLE_SUFFIX}"
-
-
-def beams_name(field_name: str, source_id: int) -> str:
-    return f"{field_name}_{int(source_id):05d}.beams.fits"
 
 
 def select_sources(catalog, mag_limit: float | None, bright_limit: float, max_sources=None):
@@ -153,9 +145,10 @@ def _extract_source(
         hdu, fig = mb.drizzle_grisms_and_PAs(
             fcontam=0.5, flambda=False, kernel="point", size=settings.size, diff=False
         )
-        with atomic_path(f"{field_name}_{source_id:05d}.stack.png") as tmp:
+        stack_fits, stack_png = stack_names(field_name, source_id)
+        with atomic_path(stack_png) as tmp:
             fig.savefig(tmp)
-        with atomic_path(f"{field_name}_{source_id:05d}.stack.fits") as tmp:
+        with atomic_path(stack_fits) as tmp:
             hdu.writeto(tmp, overwrite=True)
         plt.close("all")
     grisms = sorted({b.grism.filter for b in mb.beams})
@@ -270,14 +263,14 @@ def extract_field(
         # miss reasons look for injected lines inside these, not the photometry's filters.
         if len(manifest):
             table.meta["grism_filters"] = sorted({str(f).upper() for f in manifest["filter"]})
-        with atomic_path(work / table_name(field_name)) as tmp:
+        with atomic_path(work / extract_table_name(field_name)) as tmp:
             table.write(tmp, format="ascii.ecsv", overwrite=True)
         for leftover in work.glob("*.log"):
             leftover.unlink()
     store.clear()  # the product is in place
     status = list(table["status"])
     result = ExtractResult(
-        out_dir / table_name(field_name),
+        out_dir / extract_table_name(field_name),
         status.count("extracted"),
         status.count("skipped"),
         status.count("failed"),

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from wfsspipe import layout
 from wfsspipe.atomic import write_text
 from wfsspipe.storage import image_header
 
@@ -33,7 +34,7 @@ STAGES = {
     "extract": "2D spectra (Extractions/)",
     "zfit": "redshift fits (Redshifts/)",
     "provenance": "provenance record",
-    "fitsmap": "web map (fitsmap/)",
+    "webmap": "web map (fitsmap/)",
 }
 # A line of our job logs (wfsspipe.logs.FORMAT) at WARNING or above, and jwst/stpipe's own.
 WARNING_RE = re.compile(r"\b(WARNING|ERROR|CRITICAL)\b\s*-?\s*(.*)")
@@ -84,7 +85,7 @@ def _rates(paths: Sequence[Path]) -> list[str]:
 def _visits(paths: Sequence[Path]) -> list[str]:
     from astropy.table import Table
 
-    table = Table.read(_one(paths, "_visits.ecsv"), format="ascii.ecsv")
+    table = Table.read(_one(paths, layout.VISITS_SUFFIX), format="ascii.ecsv")
     lines = [f"prepared exposures: {len(table)}"]
     if "visit" in table.colnames:
         lines.append(f"visits: {len(set(table['visit']))}")
@@ -105,11 +106,11 @@ def _mosaics(paths: Sequence[Path]) -> list[str]:
     from astropy.table import Table
 
     lines = []
-    for path in sorted(p for p in paths if p.name.endswith("_drz_sci.fits")):
+    for path in sorted(p for p in paths if p.name.endswith(layout.MOSAIC_SCI_SUFFIX)):
         header = image_header(path)  # compressed (products.keep: science) or not
         shape = f"{header.get('NAXIS1', '?')} x {header.get('NAXIS2', '?')}"
         lines.append(f"mosaic {path.name}: {shape} px")
-    phot = [p for p in paths if p.name.endswith("_phot.fits")]
+    phot = [p for p in paths if p.name.endswith(layout.PHOT_SUFFIX)]
     if phot:
         lines.append(f"catalogue sources: {len(Table.read(phot[0]))}")
     return lines
@@ -118,7 +119,7 @@ def _mosaics(paths: Sequence[Path]) -> list[str]:
 def _contam(paths: Sequence[Path]) -> list[str]:
     from astropy.table import Table
 
-    table = Table.read(_one(paths, "_contam.ecsv"), format="ascii.ecsv")
+    table = Table.read(_one(paths, layout.CONTAM_SUFFIX), format="ascii.ecsv")
     lines = [f"grism exposures modelled: {len(table)}"]
     if len(table) and "grism" in table.colnames:
         kinds = collections.Counter(
@@ -141,7 +142,7 @@ def _contam(paths: Sequence[Path]) -> list[str]:
 def _extract(paths: Sequence[Path]) -> list[str]:
     from astropy.table import Table
 
-    table = Table.read(_one(paths, "_extract.ecsv"), format="ascii.ecsv")
+    table = Table.read(_one(paths, layout.EXTRACT_SUFFIX), format="ascii.ecsv")
     status = collections.Counter(str(s) for s in table["status"]) if len(table) else {}
     lines = [
         f"catalogue sources: {len(table)}; extracted {status.get('extracted', 0)}, "
@@ -165,7 +166,7 @@ def _reason_kind(reason: Any) -> str:
 def _zfit(paths: Sequence[Path]) -> list[str]:
     from astropy.table import Table
 
-    table = Table.read(_one(paths, "_redshifts.fits"))
+    table = Table.read(_one(paths, layout.REDSHIFTS_SUFFIX))
     lines = [f"sources fitted: {len(table)}"]
     for column in ("status", "flag"):
         if len(table) and column in table.colnames:
@@ -190,7 +191,7 @@ def _blank(value: Any) -> bool:
 
 
 def _provenance(paths: Sequence[Path]) -> list[str]:
-    record = json.loads(_one(paths, "_provenance.json").read_text())
+    record = json.loads(_one(paths, layout.PROVENANCE_SUFFIX).read_text())
     lines = [f"config sha256: {str(record.get('config_sha256', '?'))[:12]}"]
     contexts = record.get("crds_contexts") or record.get("crds_context")
     if contexts:
@@ -198,8 +199,8 @@ def _provenance(paths: Sequence[Path]) -> list[str]:
     return lines
 
 
-def _fitsmap(paths: Sequence[Path]) -> list[str]:
-    index = _one(paths, "index.html")
+def _webmap(paths: Sequence[Path]) -> list[str]:
+    index = _one(paths, layout.MAP_INDEX)
     layers = [p.name for p in index.parent.iterdir() if p.is_dir() and not p.name.startswith(".")]
     return [f"map folder: {index.parent.name}/ ({len(layers)} folders of tiles and assets)"]
 
@@ -212,7 +213,7 @@ _READERS = {
     "extract": _extract,
     "zfit": _zfit,
     "provenance": _provenance,
-    "fitsmap": _fitsmap,
+    "webmap": _webmap,
 }
 
 
@@ -282,7 +283,7 @@ def summary_text(
     unknown = sorted(set(products) - set(STAGES))
     if unknown:
         raise FieldSummaryError(f"unknown stages {unknown}; known: {list(STAGES)}")
-    timings = benchmarks(field_dir / "benchmarks")
+    timings = benchmarks(field_dir / layout.BENCHMARK_DIR)
     lines = [f"# {title}: field {field}", ""]
     for stage in STAGES:
         if stage not in products:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from .fields.sphere import RegionError, parse_polygon
-from .products import exposure_of
+from .layout import exposure_of
 from .schemas import load_schema, validate_fields
 
 

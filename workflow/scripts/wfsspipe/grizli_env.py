@@ -15,7 +15,7 @@ grizli (1.14.3) is used for its functions, not its habits. Its habits, and what
 * **CRDS.** ``jwst_utils.initialize_jwst_image`` (flat, distortion, filteroffset, photom, area) and
   ``prep.get_jwst_wfssbkg_file`` (bkg) ask CRDS through jwst steps: the session sets the same
   ``CRDS_PATH``/``CRDS_CONTEXT``/``CRDS_MODE=local``/serverless URL as Stage 1
-  (:func:`wfsspipe.crdssync.job_environment`) plus ``CRDS_READONLY_CACHE=1``, so that no job writes
+  (:func:`wfsspipe.crds_sync.job_environment`) plus ``CRDS_READONLY_CACHE=1``, so that no job writes
   into the shared cache (grizli then copies a CRDS ``bkg`` it must edit into ``$GRIZLI/CONF``).
 * **The pure-parallel WCS query.** ``initialize_jwst_image`` asks MAST for the guide-star log of
   ``VISITYPE=PARALLEL_PURE`` exposures when ``jwst_utils.DO_PURE_PARALLEL_WCS`` is true and the
@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .crdssync import job_environment
+from .crds_sync import job_environment
 
 log = logging.getLogger(__name__)
 

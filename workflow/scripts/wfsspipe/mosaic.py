@@ -76,6 +76,7 @@ from typing import Any
 import numpy as np
 
 from .grizli_env import GrizliSettings, grizli_session
+from .layout import DETECTION, RGB_SUFFIX, catalog_names, filter_mosaic_names
 from .preprocess import read_visits, work_folder
 from .storage import (
     DEFAULT_KEEP,
@@ -87,9 +88,6 @@ from .storage import (
 )
 
 log = logging.getLogger(__name__)
-
-DETECTION = "ir"
-RGB_SUFFIX = "_rgb"
 
 
 class MosaicError(RuntimeError):
@@ -131,26 +129,6 @@ class MosaicSettings:
             photometry_background=bool(catalog["photometry_background"]),
             rgb_scale_ab=float(section["rgb_scale_ab"]),
         )
-
-
-def filter_mosaic_names(field_name: str, filt: str) -> tuple[str, str]:
-    """(science, weight) file names of a filter mosaic in ``Mosaic/``."""
-    return (
-        f"{field_name}-{filt.lower()}_drz_sci.fits",
-        f"{field_name}-{filt.lower()}_drz_wht.fits",
-    )
-
-
-def catalog_names(field_name: str) -> dict[str, str]:
-    """File names (in ``Mosaic/``) of the products of :func:`make_catalog`."""
-    return {
-        "ir_sci": f"{field_name}-{DETECTION}_drz_sci.fits",
-        "ir_wht": f"{field_name}-{DETECTION}_drz_wht.fits",
-        "seg": f"{field_name}-{DETECTION}_seg.fits",
-        "detection_catalog": f"{field_name}-{DETECTION}.cat.fits",
-        "phot": f"{field_name}_phot.fits",
-        "rgb": f"{field_name}{RGB_SUFFIX}.png",
-    }
 
 
 # --- Per filter ---------------------------------------------------------------------------------

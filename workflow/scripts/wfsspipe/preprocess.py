@@ -74,6 +74,13 @@ from typing import Any
 import numpy as np
 
 from .grizli_env import GrizliSettings, grizli_session
+from .layout import (
+    RATE_SUFFIX,
+    exposure_of_rate,
+    footprint_name,
+    visit_wcs_log_name,
+    visits_table_name,
+)
 from .logs import Progress
 from .storage import DEFAULT_KEEP, check_keep, compress_fits, drop_visit_intermediates
 
@@ -316,7 +323,7 @@ def _process(session, field_name, raw, out, settings, grizli, threads) -> Prepro
 
     with session.step(field_name, "parsing visits"):
         visits, groups, info = auto_script.parse_visits(
-            files=sorted(str(p) for p in raw.glob("*_rate.fits")),
+            files=sorted(str(p) for p in raw.glob(f"*{RATE_SUFFIX}")),
             field_root=field_name,
             RAW_PATH=str(raw),
             use_visit=True,
@@ -385,9 +392,9 @@ def _process(session, field_name, raw, out, settings, grizli, threads) -> Prepro
     for product in processed_direct:
         alignment[product].update(_alignment_result(out, product))
     table = _visit_table(field_name, visits, elements, headers, direct_of, alignment, out, skipped)
-    footprint = out / f"{field_name}_footprint.png"
+    footprint = out / footprint_name(field_name)
     plot_footprints(visits, elements, field_name, footprint)
-    visits_table = out / f"{field_name}_visits.ecsv"
+    visits_table = out / visits_table_name(field_name)
     table.write(visits_table, format="ascii.ecsv", overwrite=True)  # last: marks a finished Prep
     return PreprocessResult(visits_table, footprint, len(table), skipped)
 
@@ -462,7 +469,7 @@ def _alignment_result(out: Path, product: str) -> dict[str, Any]:
     result: dict[str, Any] = {"status": "aligned"}
     if (out / f"{product}.wcs_failed").exists():
         result["status"] = "alignment failed: WCS from tweak only"
-    log_file = out / f"{product}_wcs.log"
+    log_file = out / visit_wcs_log_name(product)
     rows = []
     if log_file.exists():
         rows = [m.groups() for m in map(_WCS_LOG_ROW.match, log_file.read_text().splitlines()) if m]
@@ -520,7 +527,7 @@ def _visit_table(field_name, visits, elements, headers, direct_of, alignment, ou
                 )
             info = headers[name]
             rows.append({
-                "exposure": name.removesuffix("_rate.fits"), "file": name, "visit": product,
+                "exposure": exposure_of_rate(name), "file": name, "visit": product,
                 "filter": filt, "element": element,
                 "kind": kind, "pa_v3": float(info["PA_V3"]), "expstart": float(info["EXPSTART"]),
                 "exptime": float(info["EXPTIME"]), "direct_visit": direct,

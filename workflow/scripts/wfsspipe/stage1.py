@@ -47,7 +47,7 @@ import numpy as np
 from astropy.io import fits
 
 from .atomic import atomic_path
-from .crdssync import STAGE1_REFTYPES
+from .crds_sync import STAGE1_REFTYPES
 
 log = logging.getLogger(__name__)
 

@@ -28,12 +28,12 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_path
+from .layout import VISIT_INTERMEDIATES
 
 KEEP_CHOICES = ("science", "all")
 DEFAULT_KEEP = "science"
 COMPRESSION = "GZIP_2"  # gzip of byte-shuffled pixels: lossless for floats without quantisation
 # Suffixes of grizli's visit-level images in Prep/ that no later stage reads.
-VISIT_INTERMEDIATES = ("_drz_sci.fits", "_drz_wht.fits", "_bkg.fits", "_seg.fits")
 
 
 class StorageError(ValueError):

@@ -1,6 +1,6 @@
 """webmap: the FITSMap web map of a field, offline and without a ray cluster.
 
-One job per field (rule ``fitsmap``) writes ``{fields_dir}/{field}/fitsmap/`` (:func:`build_map`):
+One job per field (rule ``webmap``) writes ``{fields_dir}/{field}/fitsmap/`` (:func:`build_map`):
 
 ``index.html``, ``js/``, ``css/``, ``imgs/``
     FITSMap's page (fitsmap 0.11.1, ``cartographer.chart``), rewritten to load its JavaScript and
@@ -85,14 +85,13 @@ from typing import Any
 
 import numpy as np
 
+from .layout import MAP_INDEX, MAP_MANIFEST, Layout
 from .storage import expanded_copy, image_header, is_compressed
 
 log = logging.getLogger(__name__)
 
-MAP_DIR = "fitsmap"
 CATALOG_LAYER = "redshifts"
 RGB_LAYER = "RGB"
-MANIFEST = "webmap.json"
 TILE_SIZE = 256
 ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_ASSETS_DIR = ROOT / "resources" / "webmap" / "node_modules"
@@ -291,17 +290,17 @@ class MapInputs:
         cls, fields_dir: str | os.PathLike, field_name: str, filters: Sequence[str]
     ) -> MapInputs:
         """The fixed paths of ``field_name``'s inputs under ``fields_dir``."""
-        root = Path(fields_dir) / field_name
-        mosaic = root / "Mosaic"
+        layout = Layout(str(fields_dir))
+        catalog = layout.catalog(field_name)
         return cls(
             field=field_name,
-            rgb=mosaic / f"{field_name}_rgb.png",
-            grid=mosaic / f"{field_name}-ir_drz_sci.fits",
+            rgb=Path(catalog["rgb"]),
+            grid=Path(catalog["ir_sci"]),
             filter_mosaics={
-                f.lower(): mosaic / f"{field_name}-{f.lower()}_drz_sci.fits" for f in filters
+                f.lower(): Path(layout.filter_mosaic(field_name, f.lower())[0]) for f in filters
             },
-            contam=root / "Contam" / f"{field_name}_contam.ecsv",
-            redshifts=root / "Redshifts" / f"{field_name}_redshifts.fits",
+            contam=Path(layout.contam_manifest(field_name)),
+            redshifts=Path(layout.redshift_results(field_name)[0]),
         )
 
     def files(self) -> dict[str, Path]:
@@ -310,17 +309,6 @@ class MapInputs:
         files["redshifts"] = self.redshifts
         files.update({f"mosaic_{f}": p for f, p in self.filter_mosaics.items()})
         return files
-
-
-def map_dir(fields_dir: str | os.PathLike, field_name: str) -> Path:
-    """The map folder of a field."""
-    return Path(fields_dir) / field_name / MAP_DIR
-
-
-def map_index_relpath(field_name: str) -> str:
-    """The map's ``index.html`` of a field, relative to ``fields_dir`` (POSIX), e.g. for links
-    from a page of all fields at ``{fields_dir}/index.html``."""
-    return f"{field_name}/{MAP_DIR}/index.html"
 
 
 _STAGE_OF = {
@@ -853,7 +841,7 @@ def build_map(
         filled = fill_missing_tiles(build, image_layers, shape)
         log.info("%d blank tiles added where FITSMap wrote none", filled)
         local = vendor_assets(build / "vendor", settings.assets_dir)
-        index = build / "index.html"
+        index = build / MAP_INDEX
         page = localize_page(index.read_text(), {k: f"vendor/{p}" for k, p in local.items()})
         index.write_text(page)
         missing = [u for u in page_references(page) if not (build / u).is_file()]
@@ -869,7 +857,7 @@ def build_map(
             "shape": list(shape),
             "vendor": {k: f"vendor/{p}" for k, p in local.items()},
         }
-        (build / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
+        (build / MAP_MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
         os.chmod(build, 0o777 & ~_umask())  # mkdtemp makes 0700; the map is for browsers
         replace_folder(build, final)
         log.info(

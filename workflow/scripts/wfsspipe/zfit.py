@@ -49,13 +49,13 @@ import numpy as np
 from .atomic import atomic_path
 from .extract import read_extract_table
 from .grizli_env import GrizliSettings, grizli_session
+from .layout import BEAMS_SUFFIX, fit_product_name, redshift_results_names, source_stem
 from .parallel import run_sources
 from .preprocess import folder_product
 from .resume import SourceStore, digest, store_folder
 
 log = logging.getLogger(__name__)
 
-TABLE_SUFFIX = "_redshifts"
 # Lines reported in the results table (grizli's names), blue to red.
 LINES = [
     "OII",
@@ -109,10 +109,6 @@ class ZfitSettings:
             ambiguous_dchi2=float(section["quality"]["ambiguous_dchi2"]),
             alternative_dz=float(section["quality"]["alternative_dz"]),
         )
-
-
-def results_names(field_name: str) -> tuple[str, str]:
-    return f"{field_name}{TABLE_SUFFIX}.fits", f"{field_name}{TABLE_SUFFIX}.csv"
 
 
 def load_templates(settings: ZfitSettings):
@@ -286,11 +282,11 @@ def fit_field(
                     stage="zfit", store=store, work=work, processes=threads,
                 ):  # fmt: skip
                     rows[row["id"]] = row
-            for link in work.glob("*.beams.fits"):
+            for link in work.glob(f"*{BEAMS_SUFFIX}"):
                 link.unlink()
         table = results_table(field_name, chosen, rows, work, settings)
         table.meta["NOTE"] = note
-        fits_name, csv_name = results_names(field_name)
+        fits_name, csv_name = redshift_results_names(field_name)
         with atomic_path(work / csv_name) as tmp:
             table.write(tmp, format="ascii.csv", overwrite=True)
         with atomic_path(work / fits_name) as tmp:
@@ -372,7 +368,7 @@ def results_table(field_name, chosen, rows, folder: Path, settings: ZfitSettings
     for entry in chosen:
         source_id = int(entry["id"])
         row = rows.get(source_id, {"status": "failed", "reason": "not fitted"})
-        stem = f"{field_name}_{source_id:05d}"
+        stem = source_stem(field_name, source_id)
         record: dict[str, Any] = {
             "id": source_id,
             "ra": float(entry["ra"]),
@@ -384,7 +380,7 @@ def results_table(field_name, chosen, rows, folder: Path, settings: ZfitSettings
         fit = None
         if row["status"] == "ok":
             try:
-                fit = read_fit(folder / f"{stem}.full.fits")
+                fit = read_fit(folder / fit_product_name(stem, "fit"))
             except (OSError, KeyError) as error:
                 record.update(status="failed", reason=f"unreadable fit products: {error}")
         nan = np.nan
@@ -410,12 +406,9 @@ def results_table(field_name, chosen, rows, folder: Path, settings: ZfitSettings
                 *fit["chi2_grid"], settings.alternative_dz
             )
         record["quality"], record["flag"], record["flag_reason"] = assess(record, best_sn, settings)
-        for key, suffix in (
-            ("fit_plot", "full.png"),
-            ("spectrum_plot", "stack.png"),
-            ("line_plot", "line.png"),
-        ):
-            record[key] = f"{stem}.{suffix}" if (folder / f"{stem}.{suffix}").is_file() else ""
+        for key in ("fit_plot", "spectrum_plot", "line_plot"):
+            name = fit_product_name(stem, key)
+            record[key] = name if (folder / name).is_file() else ""
         table_rows.append(record)
     names = list(_empty_row())
     if table_rows:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..atomic import atomic_path
+from ..layout import FIELDS_CSV, REGISTRY, REJECTED_CSV, SKY_PLOT
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -24,10 +25,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("computeFields")
 
 DEFAULT_PROGRAMS = ["1571", "3383", "4681"]
-FIELDS_CSV = "fields.csv"
-REGISTRY = "field_names.json"
-REJECTED_CSV = "rejected.csv"
-SKY_PLOT = "fields.png"
 
 
 class FieldsError(RuntimeError):
@@ -58,7 +55,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=Path,
         default=Path("FIELDS"),
         metavar="DIR",
-        help="where fields.csv, the names registry and the sky plot go (default: %(default)s)",
+        help=f"where {FIELDS_CSV}, the names registry and the sky plot go (default: %(default)s)",
     )
     parser.add_argument(
         "--from-table",

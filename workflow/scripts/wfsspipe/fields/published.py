@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..products import FIELD_RE
+from ..layout import FIELD_RE
 from .naming import RegistryError
 
 KEY_RE = re.compile(

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from astropy.table import Table
 
-from ..products import is_exposure
+from ..layout import UNCAL_SUFFIX, is_exposure
 from .sphere import RegionError, oriented_convex_polygons, parse_polygon
 
 log = logging.getLogger(__name__)
@@ -122,7 +122,7 @@ def select_exposures(
         raise TableError(f"{source} has no NIRISS imaging or WFSS rows for {programs}")
     if "productFilename" in frame:
         # A product-list join holds every product of an observation; the UNCAL row is the one.
-        frame = frame[frame["productFilename"] == frame["obs_id"] + "_uncal.fits"]
+        frame = frame[frame["productFilename"] == frame["obs_id"] + UNCAL_SUFFIX]
     frame = frame.drop_duplicates("obs_id", keep="first").reset_index(drop=True)
 
     rights = frame["dataRights"] if "dataRights" in frame else pd.Series("", index=frame.index)
@@ -183,7 +183,7 @@ def select_exposures(
     rows = pd.DataFrame(
         {
             "obs_id": frame["obs_id"],
-            "filename": frame["obs_id"] + "_uncal.fits",
+            "filename": frame["obs_id"] + UNCAL_SUFFIX,
             "dataURI": _data_uris(frame),
             "filter": filters["filter"],
             "pupil": filters["pupil"],
@@ -230,10 +230,10 @@ def _to_frame(table: Table) -> pd.DataFrame:
 
 
 def _data_uris(frame: pd.DataFrame) -> pd.Series:
-    derived = "mast:JWST/product/" + frame["obs_id"] + "_uncal.fits"
+    derived = "mast:JWST/product/" + frame["obs_id"] + UNCAL_SUFFIX
     if "dataURI" in frame:
         given = frame["dataURI"].fillna("")
-        return given.where(given.str.endswith("_uncal.fits"), derived)
+        return given.where(given.str.endswith(UNCAL_SUFFIX), derived)
     return derived
 
 

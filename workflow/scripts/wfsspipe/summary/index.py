@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from astropy.table import Table
 
+from .. import layout
 from ..atomic import write_text
 from ..fields.sphere import parse_polygon, radec_to_xyz, xyz_to_radec
 from ..fieldtable import FieldTableError, load_field_table
@@ -430,10 +431,10 @@ def field_link(field_name: str, targets: Sequence[str | os.PathLike]) -> str | N
     """The page a field links to among its products: its web map, else its RGB image."""
     paths = [Path(t) for t in targets]
     for path in paths:
-        if path.name == "index.html" and path.parent.name == "fitsmap":
+        if path.name == layout.MAP_INDEX and path.parent.name == layout.MAP_DIR:
             return str(path)
     for path in paths:
-        if path.name == f"{field_name}_rgb.png":
+        if path.name == layout.catalog_names(field_name)["rgb"]:
             return str(path)
     return str(paths[0]) if paths else None
 

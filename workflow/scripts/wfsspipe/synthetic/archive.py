@@ -22,7 +22,7 @@ from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-from ..products import UNCAL_RE
+from ..layout import UNCAL_RE
 from .serving import StandInHandler, local_server
 
 log = logging.getLogger(__name__)

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import write_text
+from .layout import exposure_of
 
 log = logging.getLogger(__name__)
 
@@ -292,7 +293,7 @@ def sync_exposures(
     steps = dict(steps or {})
     exposures = {}
     for uncal in uncals:
-        exposure = uncal.name.removesuffix("_uncal.fits")
+        exposure = exposure_of(uncal.name)
         parameters = dataset_parameters(uncal)
         gaps = len(sync.gaps)
         found = sync.best_references(exposure, parameters, pars_reftypes())
