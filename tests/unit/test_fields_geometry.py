@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from fieldtools import ARCSEC, box_region
 
-from wfsspipe.fields.grouping import group_footprints
+from wfsspipe.fields.grouping import _components, group_footprints, near_pairs
 from wfsspipe.fields.sphere import (
     RegionError,
     oriented_convex_polygon,
@@ -150,3 +150,22 @@ def test_distance_agrees_with_dense_sampling():
 def test_bad_regions_are_refused(region, message):
     with pytest.raises(RegionError, match=message):
         parse_polygon(region)
+
+
+@pytest.mark.parametrize("chord", [1e-3, 0.05, 0.4, 3.0])
+def test_near_pairs_and_components_match_brute_force(chord):
+    """The cube grid finds exactly the pairs within the chord; components are the graph's."""
+    rng = np.random.default_rng(11)
+    points = rng.normal(size=(400, 3))
+    points[:150] = points[0] + rng.normal(scale=chord / 2, size=(150, 3))  # a dense clump
+    points /= np.linalg.norm(points, axis=1, keepdims=True)
+    gaps = np.linalg.norm(points[:, None] - points[None], axis=-1)
+    first, second = np.nonzero(np.triu(gaps <= chord, k=1))
+    pairs = near_pairs(points, chord)
+    assert sorted(map(tuple, pairs.tolist())) == list(zip(first.tolist(), second.tolist()))
+    # Components by repeated closure of the adjacency matrix, labelled by lowest member.
+    reach = (gaps <= chord) | np.eye(len(points), dtype=bool)
+    for _ in range(10):
+        reach = (reach.astype(int) @ reach.astype(int)) > 0
+    expected = np.unique(reach.argmax(axis=1), return_inverse=True)[1]
+    assert _components(pairs, len(points)).tolist() == expected.tolist()

@@ -19,8 +19,8 @@ from ..layout import FIELDS_CSV, REGISTRY, REJECTED_CSV, SKY_PLOT
 if TYPE_CHECKING:
     import pandas as pd
 
-# numpy, pandas, astropy, scipy and matplotlib are imported where they are used: `--help` and
-# argument errors answer at once, and the sky plot's matplotlib is paid for only when drawn.
+# numpy, pandas and astropy are imported where they are used: `--help` and argument errors
+# answer at once.
 
 log = logging.getLogger("computeFields")
 
@@ -158,12 +158,8 @@ def write_outputs(
 
 
 def plot_fields(table: pd.DataFrame, path: Path) -> None:
-    """An all-sky (Mollweide) plot of the field centres, coloured by program."""
-    import numpy as np
-
-    # The object-oriented API without pyplot: no backend machinery to import (start-up time).
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    """An all-sky (Mollweide) plot of the field centres, coloured by program (see .skyplot)."""
+    from .skyplot import draw_sky_plot
 
     centres = table.groupby("field").agg(
         ra=("s_ra", "first"),
@@ -171,24 +167,14 @@ def plot_fields(table: pd.DataFrame, path: Path) -> None:
         program=("proposal_id", "first"),
         exposures=("obs_id", "size"),
     )
-    ra = np.deg2rad(-((centres["ra"].to_numpy() + 180.0) % 360.0 - 180.0))  # east to the left
-    dec = np.deg2rad(centres["dec"].to_numpy())
-    figure = Figure(figsize=(11, 6))
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot(projection="mollweide")
-    for program, rows in centres.groupby("program"):
-        mask = centres["program"].to_numpy() == program
-        axes.scatter(
-            ra[mask], dec[mask], s=8 + 2 * np.sqrt(rows["exposures"]), label=f"program {program}"
-        )
-    axes.set_xticks(np.deg2rad([-150, -120, -90, -60, -30, 0, 30, 60, 90, 120, 150]))
-    axes.set_xticklabels(
-        ["150°", "120°", "90°", "60°", "30°", "0°", "330°", "300°", "270°", "240°", "210°"]
+    draw_sky_plot(
+        centres["ra"].to_numpy(),
+        centres["dec"].to_numpy(),
+        centres["program"].to_numpy(),
+        centres["exposures"].to_numpy(),
+        f"{len(centres)} NIRISS WFSS fields, {len(table)} exposures (ICRS)",
+        path,
     )
-    axes.grid(True, alpha=0.4)
-    axes.legend(loc="lower right", fontsize=8)
-    axes.set_title(f"{len(centres)} NIRISS WFSS fields, {len(table)} exposures (ICRS)")
-    figure.savefig(path, dpi=110, format="png")
 
 
 def rejection_summary(rejected: pd.DataFrame, limit: int = 10) -> list[str]:

@@ -1,16 +1,18 @@
 """Group exposures into fields: footprints that overlap or come closer than a separation.
 
-Candidates come from a k-d tree on footprint centres (unit vectors, so chord distances are
-monotonic in angle and nothing wraps); the exact polygon distance of :mod:`.sphere` then decides,
-and connected components make the grouping transitive. No loop over pairs runs in Python.
+Candidates come from a grid of cubes over the footprint centres (unit vectors, so chord distances
+are monotonic in angle and nothing wraps): only centres in the same or adjacent cubes can be
+closer than a cube's side. The exact polygon distance of :mod:`.sphere` then decides, and connected
+components make the grouping transitive. Candidates are a superset of the close pairs, so the
+fields depend only on the exact test. numpy only (scipy's k-d tree and graph code cost more to
+import than the whole grouping takes).
 """
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
-from scipy.spatial import cKDTree
 
 from .sphere import ARCSEC, angle_between, contains, polygon_distances
 
@@ -37,7 +39,7 @@ def close_pairs(polygons: list[np.ndarray], separation_arcsec: float) -> np.ndar
     centres, radii = footprint_centres(stacked, np.array([len(p) for p in polygons]))
     separation = separation_arcsec * ARCSEC
     reach = min(2 * radii.max() + separation, np.pi)
-    candidates = cKDTree(centres).query_pairs(2 * np.sin(reach / 2), output_type="ndarray")
+    candidates = near_pairs(centres, 2 * np.sin(reach / 2))
     if len(candidates) == 0:
         return candidates.reshape(0, 2)
     # Cheap exact pre-filter: centres further apart than both radii plus the separation.
@@ -49,17 +51,19 @@ def close_pairs(polygons: list[np.ndarray], separation_arcsec: float) -> np.ndar
         stacked[candidates[:, 1]], centres[candidates[:, 0]]
     )
     joined = [candidates[inside]]
+    labels = _components(joined[0], len(polygons))
     # The rest, nearest first, in chunks: a pair whose ends earlier pairs already connect
     # changes no field, so it is not measured (most of them, in a real survey).
     rest = candidates[~inside]
     rest = rest[np.argsort(centre_angle[~inside], kind="stable")]
     for start in range(0, len(rest), _CHUNK_CONNECTED):
-        labels = _components(np.concatenate(joined), len(polygons))
         chunk = rest[start : start + _CHUNK_CONNECTED]
         chunk = chunk[labels[chunk[:, 0]] != labels[chunk[:, 1]]]
         if len(chunk):
             distance = polygon_distances(stacked[chunk[:, 0]], stacked[chunk[:, 1]])
             joined.append(chunk[_joined(distance, separation)])
+            # Components of the components: the new pairs join labels.
+            labels = _components(labels[joined[-1]], len(polygons))[labels]
     return np.concatenate(joined)
 
 
@@ -82,10 +86,82 @@ def group_footprints(polygons: list[np.ndarray], separation_arcsec: float) -> np
     return _components(close_pairs(polygons, separation_arcsec), len(polygons))
 
 
+# The 13 neighbouring cubes "after" a cube (plus the cube itself): each adjacent pair once.
+_FORWARD = [
+    offset
+    for offset in itertools.product((-1, 0, 1), repeat=3)
+    if offset > (0, 0, 0)  # lexicographic: one of each pair of opposite offsets
+]
+
+
+def near_pairs(points: np.ndarray, chord: float) -> np.ndarray:
+    """Index pairs (K, 2), i < j, of points (N, 3) at most ``chord`` apart (Euclidean).
+
+    Points go into cubes of side ``chord``; a pair that close lies in one cube or two adjacent
+    ones, so only those are compared.
+    """
+    n = len(points)
+    if n < 2:
+        return np.empty((0, 2), dtype=int)
+    side = max(chord, 1e-9)
+    cells = np.floor(points / side).astype(np.int64)
+    cells -= cells.min(axis=0) - 1  # >= 1, so a neighbour's index never wraps into another row
+    span = cells.max(axis=0) + 2
+    keys = (cells[:, 0] * span[1] + cells[:, 1]) * span[2] + cells[:, 2]
+    order = np.argsort(keys, kind="stable")
+    cube_keys, starts, counts = np.unique(keys[order], return_index=True, return_counts=True)
+    firsts, seconds = [], []
+    for dx, dy, dz in [(0, 0, 0), *_FORWARD]:
+        wanted = cube_keys + (dx * span[1] + dy) * span[2] + dz
+        position = np.searchsorted(cube_keys, wanted)
+        found = position < len(cube_keys)
+        found[found] = cube_keys[position[found]] == wanted[found]
+        a, b = np.flatnonzero(found), position[found]
+        if not len(a):
+            continue
+        sizes = counts[a] * counts[b]
+        owner = np.repeat(np.arange(len(a)), sizes)
+        within = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        first = starts[a][owner] + within // counts[b][owner]
+        second = starts[b][owner] + within % counts[b][owner]
+        if (dx, dy, dz) == (0, 0, 0):
+            keep = first < second
+            first, second = first[keep], second[keep]
+        firsts.append(order[first])
+        seconds.append(order[second])
+    first, second = np.concatenate(firsts), np.concatenate(seconds)
+    gap = points[first] - points[second]
+    close = np.einsum("kd,kd->k", gap, gap) <= chord * chord
+    pairs = np.stack([np.minimum(first, second), np.maximum(first, second)], axis=1)[close]
+    return pairs
+
+
 def _components(pairs: np.ndarray, n: int) -> np.ndarray:
-    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
-    _, labels = connected_components(graph, directed=False)
-    return labels
+    """Connected-component label (n,) of the graph of ``pairs``; labels count up in the order of
+    each component's lowest index.
+
+    Vectorised hooking and pointer jumping: every root that an edge joins to a lower root points
+    at the lowest such root, then paths are compressed to stars; repeated until every edge has
+    one root. Pointers only ever go to lower indices, so a component's root is its lowest index.
+    """
+    parent = np.arange(n)
+    first, second = pairs[:, 0], pairs[:, 1]
+    while len(first):
+        root_first, root_second = parent[first], parent[second]
+        differ = root_first != root_second
+        first, second = first[differ], second[differ]
+        if not len(first):
+            break
+        root_first, root_second = root_first[differ], root_second[differ]
+        np.minimum.at(
+            parent, np.maximum(root_first, root_second), np.minimum(root_first, root_second)
+        )
+        while True:
+            grand = parent[parent]
+            if np.array_equal(grand, parent):
+                break
+            parent = grand
+    return np.unique(parent, return_inverse=True)[1].reshape(n)
 
 
 def _joined(distance: np.ndarray, separation: float) -> np.ndarray:

@@ -13,8 +13,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from ..atomic import write_text
 
 REGISTRY_VERSION = 1
@@ -70,14 +68,11 @@ def save_registry(path: Path, registry: dict) -> None:
 
 
 def constellations(ra_deg, dec_deg) -> list[str]:
-    """Lowercase IAU constellation abbreviations (``uma``) at the given positions."""
-    from astropy.coordinates import (
-        SkyCoord,
-        get_constellation,
-    )  # slow import; only new fields need it
+    """Lowercase IAU constellation abbreviations (``uma``) at the given positions (astropy's
+    ``get_constellation``, computed by :mod:`.constellation` without importing astropy)."""
+    from .constellation import constellations as abbreviations
 
-    coords = SkyCoord(np.atleast_1d(ra_deg), np.atleast_1d(dec_deg), unit="deg", frame="icrs")
-    return [name.lower() for name in np.atleast_1d(get_constellation(coords, short_name=True))]
+    return [name.lower() for name in abbreviations(ra_deg, dec_deg)]
 
 
 def format_name(constellation: str, index: int) -> str:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from astropy.table import Table
 
 from ..layout import UNCAL_SUFFIX, is_exposure
 from .sphere import RegionError, oriented_convex_polygons, parse_polygon
+
+if TYPE_CHECKING:
+    from astropy.table import Table
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +83,13 @@ def scope_problem(obs_id: str, data_rights: str, proprietary: bool) -> tuple[str
     return None
 
 
-def read_observation_table(path: str | Path) -> Table:
-    """Read an ECSV, CSV or FITS observation table, with a clear error when it cannot be read."""
+def read_observation_table(path: str | Path) -> Table | pd.DataFrame:
+    """Read an ECSV, CSV or FITS observation table, with a clear error when it cannot be read.
+
+    A plain ECSV file (scalar string/number/bool columns, as MAST tables are) is read by
+    :mod:`.ecsv` into a DataFrame, without importing astropy.table (start-up time); anything else
+    by astropy into a Table. :func:`select_exposures` takes either and sees the same values.
+    """
     path = Path(path)
     if not path.is_file():
         raise TableError(f"observation table {path} does not exist")
@@ -89,6 +97,19 @@ def read_observation_table(path: str | Path) -> Table:
     kind = formats.get(path.suffix.lower())
     if kind is None:
         raise TableError(f"{path}: unknown table format {path.suffix!r}; use .ecsv, .csv or .fits")
+    if kind == "ascii.ecsv":
+        import csv
+
+        from .ecsv import read_ecsv_frame
+
+        try:
+            frame = read_ecsv_frame(path)
+        except (OSError, UnicodeDecodeError, csv.Error):
+            frame = None  # astropy reads it or says what is wrong
+        if frame is not None:
+            return frame
+    from astropy.table import Table
+
     try:
         return Table.read(path, format=kind)
     except Exception as error:  # astropy raises many kinds for a broken file
@@ -96,7 +117,10 @@ def read_observation_table(path: str | Path) -> Table:
 
 
 def select_exposures(
-    table: Table, proposal_ids: list[str] | None, source: str, proprietary: bool = False
+    table: Table | pd.DataFrame,
+    proposal_ids: list[str] | None,
+    source: str,
+    proprietary: bool = False,
 ) -> tuple[pd.DataFrame, list[Rejection]]:
     """NIRISS imaging/WFSS exposure rows of the programs, checked and with parsed footprints.
 
@@ -105,7 +129,8 @@ def select_exposures(
     unless ``proprietary``, malformed rows). Raises :class:`TableError` naming ``source`` when the
     table is unusable as a whole or no row is left.
     """
-    missing = [name for name in REQUIRED_COLUMNS if name not in table.colnames]
+    given = list(table.columns) if isinstance(table, pd.DataFrame) else table.colnames
+    missing = [name for name in REQUIRED_COLUMNS if name not in given]
     if missing:
         raise TableError(
             f"{source} lacks the column(s) {', '.join(missing)}; an observation table needs "
@@ -113,7 +138,7 @@ def select_exposures(
         )
     if len(table) == 0:
         raise TableError(f"{source} has no rows: nothing to group (check the programs queried)")
-    frame = _to_frame(table)
+    frame = frame_of_table(table)
     frame = frame[frame["instrument_name"].isin(list(EXPOSURE_TYPES))]
     if proposal_ids:
         frame = frame[frame["proposal_id"].isin([str(p) for p in proposal_ids])]
@@ -208,22 +233,28 @@ def rejected_frame(rejected: list[Rejection]) -> pd.DataFrame:
     return frame.sort_values(["proposal_id", "obs_id"], kind="stable").reset_index(drop=True)
 
 
-def _to_frame(table: Table) -> pd.DataFrame:
-    """A DataFrame of the table with masked values as NaN/empty and text columns as str."""
-    columns = {}
-    for name in table.colnames:
-        column = table[name]
-        if column.dtype.kind in "SUO":
-            values = np.asarray(column.filled("") if hasattr(column, "filled") else column)
-            columns[name] = pd.Series(values.astype(str), dtype=object)
-        elif column.dtype.kind in "fiub":
-            filled = (
-                column.filled(np.nan)
-                if hasattr(column, "mask") and column.dtype.kind == "f"
-                else column
-            )
-            columns[name] = pd.Series(np.asarray(filled))
-    frame = pd.DataFrame(columns)
+def frame_of_table(table: Table | pd.DataFrame) -> pd.DataFrame:
+    """A DataFrame of the table with masked values as NaN/empty and text columns as str.
+
+    A DataFrame (from :mod:`.ecsv`, which already reads that way) is only copied.
+    """
+    if isinstance(table, pd.DataFrame):
+        frame = table.copy()
+    else:
+        columns = {}
+        for name in table.colnames:
+            column = table[name]
+            if column.dtype.kind in "SUO":
+                values = np.asarray(column.filled("") if hasattr(column, "filled") else column)
+                columns[name] = pd.Series(values.astype(str), dtype=object)
+            elif column.dtype.kind in "fiub":
+                filled = (
+                    column.filled(np.nan)
+                    if hasattr(column, "mask") and column.dtype.kind == "f"
+                    else column
+                )
+                columns[name] = pd.Series(np.asarray(filled))
+        frame = pd.DataFrame(columns)
     frame["proposal_id"] = frame["proposal_id"].astype(str).str.strip()
     frame["obs_id"] = frame["obs_id"].astype(str).str.strip().str.lower()
     return frame
