@@ -58,11 +58,11 @@ from typing import Any
 
 import numpy as np
 
-from .atomic import atomic_path
+from .atomic import atomic_path, folder_product, work_folder
 from .grizli_env import GrizliSettings, grizli_session
 from .logs import Progress
 from .niriss import reference_filter
-from .preprocess import folder_product, read_visits, work_folder
+from .preprocess import read_visits
 from .storage import (
     DEFAULT_KEEP,
     check_keep,

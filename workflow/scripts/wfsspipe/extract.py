@@ -41,11 +41,10 @@ from typing import Any
 
 import numpy as np
 
-from .atomic import atomic_path
+from .atomic import atomic_path, folder_product
 from .contam import LimitSettings, read_manifest
 from .grizli_env import GrizliSettings, grizli_session
 from .parallel import run_sources
-from .preprocess import folder_product
 from .resume import SourceStore, digest, store_folder
 from .storage import plain_inputs
 
