@@ -13,7 +13,7 @@ import yaml
 from astropy.io import fits
 from astropy.table import Table
 
-from wfsspipe.download import sha256_of
+from wfsspipe.integrity import sha256_of
 from wfsspipe.provenance import config_hash
 
 pytestmark = [pytest.mark.workflow, pytest.mark.slow]

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import write_text
-from .download import sha256_of
+from .integrity import sha256_of
 
 PACKAGES = [
     "jwst", "grizli", "crds", "stcal", "stdatamodels", "columnjump", "drizzlepac", "numpy",

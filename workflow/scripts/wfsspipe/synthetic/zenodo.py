@@ -45,6 +45,7 @@ import numpy as np
 from astropy.io import fits
 
 from ..atomic import atomic_path
+from ..integrity import sha256_of
 from . import grismconf
 from .serving import StandInHandler, local_server
 
@@ -150,7 +151,7 @@ def local_sources(sources: list[dict], base_url: str, root: Path) -> list[dict]:
         base = urlsplit(base_url)
         entry = dict(source, url=urlunsplit((base.scheme, base.netloc, url.path, url.query, "")))
         if source["name"] in files:
-            entry["sha256"] = hashlib.sha256(files[source["name"]].read_bytes()).hexdigest()
+            entry["sha256"] = sha256_of(files[source["name"]])
         local.append(entry)
     return local
 
