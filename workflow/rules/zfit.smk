@@ -29,6 +29,10 @@ rule zfit:
 rule provenance:
     input:
         unpack(provenance_inputs),
+        # The record hashes the table and copies the field's rows. ancient: like every per-field
+        # rule, provenance reruns for what its field's products came from, not for a recomputed
+        # table (computeFields.py rewrites it whole when a field is added).
+        fields_csv=ancient(str(FIELDS.path)),
     output:
         record=product(provenance_record()),
     log:
@@ -41,6 +45,5 @@ rule provenance:
         disk_mb=inputs_disk_mb,  # inputs' size: stat, no size query
     params:
         config=config,
-        fields_csv=str(FIELDS.path),
     script:
         "../scripts/provenance.py"
