@@ -42,7 +42,8 @@ from typing import Any
 import numpy as np
 
 from .atomic import atomic_path, folder_product
-from .contam import LimitSettings, read_manifest
+from .contam import read_manifest
+from .extraction_limit import LimitSettings
 from .grizli_env import GrizliSettings, grizli_session
 from .parallel import run_sources
 from .resume import SourceStore, digest, store_folder
