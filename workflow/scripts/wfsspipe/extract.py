@@ -48,6 +48,7 @@ from .grizli_env import GrizliSettings, grizli_session
 from .parallel import run_sources
 from .resume import SourceStore, digest, store_folder
 from .storage import plain_inputs
+from .tables import read_ecsv_table
 
 log = logging.getLogger(__name__)
 
@@ -346,16 +347,9 @@ def _table(field_name, catalog, rows_by_id, mag_limit, limit_record, note):
 
 
 def read_extract_table(path: str | os.PathLike):
-    from astropy.table import Table
-
-    table = Table.read(path, format="ascii.ecsv")
-    missing = [c for c in COLUMNS if c not in table.colnames]
-    if missing:
-        raise ExtractError(f"{path} lacks columns {missing}: rerun the extract rule")
-    for name in ("status", "reason", "beams", "grisms"):
-        if hasattr(table[name], "filled"):
-            table[name] = table[name].filled("")
-    return table
+    """The table written by :func:`extract_field` (for zfit and the summaries)."""
+    text = ("status", "reason", "beams", "grisms")
+    return read_ecsv_table(path, COLUMNS, text, ExtractError, "extract")
 
 
 def extract_mem_mb(grism_exposures: int, threads: int = 1, attempt: int = 1) -> int:

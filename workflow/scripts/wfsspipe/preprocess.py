@@ -75,6 +75,7 @@ from .atomic import commit_folder, work_folder
 from .grizli_env import GrizliSettings, grizli_session
 from .logs import Progress
 from .storage import DEFAULT_KEEP, check_keep, compress_fits, drop_visit_intermediates
+from .tables import read_ecsv_table
 
 log = logging.getLogger(__name__)
 
@@ -511,16 +512,8 @@ def _visit_table(field_name, visits, elements, headers, direct_of, alignment, ou
 
 def read_visits(path: str | os.PathLike):
     """The visit table written by :func:`preprocess_field` (for the later stages)."""
-    from astropy.table import Table
-
-    table = Table.read(path, format="ascii.ecsv")
-    missing = [c for c in VISIT_COLUMNS if c not in table.colnames]
-    if missing:
-        raise PreprocessError(f"{path} lacks columns {missing}: rerun the preprocess rule")
-    for name in ("direct_visit", "align_catalog", "align_method", "status"):  # "" reads as masked
-        if hasattr(table[name], "filled"):
-            table[name] = table[name].filled("")
-    return table
+    text = ("direct_visit", "align_catalog", "align_method", "status")
+    return read_ecsv_table(path, VISIT_COLUMNS, text, PreprocessError, "preprocess")
 
 
 # --- Footprint plot ----------------------------------------------------------------------------
