@@ -7,14 +7,8 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from wfsspipe.contam import (
-    ContamError,
-    LimitSettings,
-    catalog_depth,
-    extraction_limit,
-    position_angle,
-    reference_filters,
-)
+from wfsspipe.contam import ContamError, position_angle, reference_filters
+from wfsspipe.extraction_limit import LimitSettings, catalog_depth, extraction_limit
 
 
 def background_limited_catalog(depth_5sigma=26.0, n=60, seed=2):

@@ -7,7 +7,8 @@ import pytest
 import requests
 from astropy.io import fits
 
-from wfsspipe.download import DownloadError, DownloadSpec, fetch, fits_problem
+from wfsspipe.download import DownloadError, DownloadSpec, fetch
+from wfsspipe.integrity import fits_problem
 from wfsspipe.synthetic.archive import base_url, make_server
 
 NAME = "jw01571001001_02101_00001_nis_uncal.fits"

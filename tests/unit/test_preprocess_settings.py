@@ -23,9 +23,7 @@ from wfsspipe.preprocess import (
     PreprocessSettings,
     _alignment_result,
     alignment_method,
-    commit_folder,
     preprocess_mem_mb,
-    work_folder,
 )
 from wfsspipe.schemas import load_schema
 
@@ -150,22 +148,6 @@ def test_alignment_result_is_read_from_grizlis_log(tmp_path):
 )  # fmt: skip
 def test_alignment_method_from_the_catalogue_label(label, method):
     assert alignment_method(label) == method
-
-
-def test_commit_folder_replaces_an_existing_folder_in_one_step(tmp_path):
-    final = tmp_path / "Prep"
-    final.mkdir()
-    (final / "old.fits").write_text("old")
-    left_by_a_killed_job = tmp_path / ".Prep.tmp-killed"
-    left_by_a_killed_job.mkdir()
-    (tmp_path / ".Mosaic.tmp-other").mkdir()  # another product's: left alone
-    built = work_folder(final)
-    assert built.parent == tmp_path and built.name.startswith(".Prep.tmp-")
-    assert not left_by_a_killed_job.exists()
-    (built / "new.fits").write_text("new")
-    commit_folder(built, final)
-    assert sorted(p.name for p in final.iterdir()) == ["new.fits"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".Mosaic.tmp-other", "Prep"]
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,9 @@ import yaml
 from astropy.io import fits
 from astropy.table import Table
 
-from wfsspipe.contam import ContamSettings, LimitSettings, make_contam
+from wfsspipe.contam import ContamSettings, make_contam
 from wfsspipe.extract import ExtractSettings, extract_field
+from wfsspipe.extraction_limit import LimitSettings
 from wfsspipe.grizli_env import GrizliSettings
 from wfsspipe.zfit import ZfitSettings, fit_field
 

@@ -13,7 +13,7 @@ import yaml
 from astropy.io import fits
 from astropy.table import Table
 
-from wfsspipe.download import sha256_of
+from wfsspipe.integrity import sha256_of
 from wfsspipe.provenance import config_hash
 
 pytestmark = [pytest.mark.workflow, pytest.mark.slow]
@@ -306,8 +306,8 @@ def test_one_failing_source_does_not_fail_the_field(built, tmp_path):
 
 
 def test_no_source_bright_enough_gives_empty_valid_tables(built, tmp_path):
-    from wfsspipe.contam import LimitSettings
     from wfsspipe.extract import ExtractSettings, extract_field
+    from wfsspipe.extraction_limit import LimitSettings
     from wfsspipe.grizli_env import GrizliSettings
     from wfsspipe.zfit import ZfitSettings, fit_field
 
@@ -332,8 +332,9 @@ def test_no_source_bright_enough_gives_empty_valid_tables(built, tmp_path):
 
 def test_a_field_without_grism_exposures_gives_empty_valid_tables(built, tmp_path):
     """contam, extract and zfit on the field's direct exposures alone: each finishes, says why."""
-    from wfsspipe.contam import ContamSettings, LimitSettings, make_contam
+    from wfsspipe.contam import ContamSettings, make_contam
     from wfsspipe.extract import ExtractSettings, extract_field
+    from wfsspipe.extraction_limit import LimitSettings
     from wfsspipe.grizli_env import GrizliSettings
     from wfsspipe.preprocess import read_visits
     from wfsspipe.zfit import ZfitSettings, fit_field

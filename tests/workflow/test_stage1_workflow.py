@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import pytest
 from astropy.io import fits
 from conftest import exposures, planned_jobs, snakemake
 from support import TEST_TOKEN as TOKEN
+
+from wfsspipe.integrity import sha256_of
 
 pytestmark = [pytest.mark.workflow, pytest.mark.slow]
 
@@ -26,10 +26,7 @@ def test_downloads_are_the_archive_files_and_carry_the_token(
     for row in table:
         got = built / "FIELDS" / row["field"] / "UNCAL" / row["filename"]
         served = synthetic_field / "archive" / row["filename"]
-        assert (
-            hashlib.sha256(got.read_bytes()).digest()
-            == hashlib.sha256(served.read_bytes()).digest()
-        )
+        assert sha256_of(got) == sha256_of(served), f"{got} is not the archive's file"
         assert stats["authorized"][row["filename"]] >= 1
     logs = "".join(p.read_text() for p in (built / "FIELDS").rglob("*.log"))
     assert TOKEN not in logs and "with a MAST token" in logs

@@ -8,6 +8,10 @@ include: "inputs/provenance.smk"
 rule provenance:
     input:
         unpack(provenance_inputs),
+        # The record hashes the table and copies the field's rows. ancient: like every per-field
+        # rule, provenance reruns for what its field's products came from, not for a recomputed
+        # table (computeFields.py rewrites it whole when a field is added).
+        fields_csv=ancient(str(FIELDS.path)),
     output:
         record=product(LAYOUT.provenance()),
     log:
@@ -20,6 +24,5 @@ rule provenance:
         disk_mb=inputs_disk_mb,  # inputs' size: stat, no size query
     params:
         config=config,
-        fields_csv=str(FIELDS.path),
     script:
         "../scripts/provenance.py"

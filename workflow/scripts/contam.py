@@ -11,7 +11,8 @@ grizli.prepare_process(blas_threads=1)  # before grizli, jwst or crds are import
 
 from pathlib import Path  # noqa: E402
 
-from wfsspipe.contam import ContamError, ContamSettings, LimitSettings, make_contam  # noqa: E402
+from wfsspipe.contam import ContamError, ContamSettings, make_contam  # noqa: E402
+from wfsspipe.extraction_limit import LimitSettings  # noqa: E402
 
 field = snakemake.wildcards.field
 with job_logging(snakemake.log[0], snakemake.rule, snakemake.wildcards, stpipe=True) as log:

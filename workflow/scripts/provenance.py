@@ -9,7 +9,7 @@ with job_logging(snakemake.log[0], snakemake.rule, snakemake.wildcards) as log:
     record = build_record(
         snakemake.wildcards.field,
         dict(snakemake.params.config),
-        snakemake.params.fields_csv,
+        snakemake.input.fields_csv,
         list(snakemake.input.rates),
         snakemake.input.results[0],
     )

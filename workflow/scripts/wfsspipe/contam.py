@@ -33,8 +33,8 @@ One job per field (rule ``contam``), run inside :func:`wfsspipe.grizli_env.grizl
    losslessly (a model image's pixels are then in its ``MODEL`` extension; :mod:`wfsspipe.storage`).
    The overview figure ``{field}_contam_models.png`` shows, for the first exposure of each
    grism, filter and PA, the data, the model and data minus model, with colour bars (DN/s).
-7. **Extraction limit** (:func:`extraction_limit`): unless ``extract.mag_limit`` is set, the
-   IR magnitude at which the catalogue's detection S/N falls to ``extract.limit.direct_snr``
+7. **Extraction limit** (:mod:`wfsspipe.extraction_limit`): unless ``extract.mag_limit`` is set,
+   the IR magnitude at which the catalogue's detection S/N falls to ``extract.limit.direct_snr``
    (a fit of log S/N against magnitude over the catalogue's faint half), made deeper by the
    ratio of grism to direct exposure time per filter (``1.25 log10(t_grism/t_direct)``, the
    background-limited scaling) and shallower by ``extract.limit.dispersion_penalty_mag`` (the
@@ -58,7 +58,8 @@ from typing import Any
 
 import numpy as np
 
-from .atomic import atomic_path
+from .atomic import atomic_path, folder_product, work_folder
+from .extraction_limit import LimitSettings, extraction_limit
 from .grizli_env import GrizliSettings, grizli_session
 from .layout import (
     contam_manifest_name,
@@ -69,7 +70,7 @@ from .layout import (
 )
 from .logs import Progress
 from .niriss import reference_filter
-from .preprocess import folder_product, read_visits, work_folder
+from .preprocess import read_visits
 from .storage import (
     DEFAULT_KEEP,
     check_keep,
@@ -119,27 +120,6 @@ class ContamSettings:
         )
 
 
-@dataclass(frozen=True)
-class LimitSettings:
-    """``extract.mag_limit`` and ``extract.limit`` (how the extraction limit is derived)."""
-
-    mag_limit: float | None = None
-    direct_snr: float = 5.0
-    dispersion_penalty_mag: float = 2.0
-    bright_limit: float = 16.0
-
-    @classmethod
-    def from_config(cls, section: Mapping[str, Any]) -> LimitSettings:
-        limit = section["limit"]
-        value = section["mag_limit"]
-        return cls(
-            mag_limit=None if value is None else float(value),
-            direct_snr=float(limit["direct_snr"]),
-            dispersion_penalty_mag=float(limit["dispersion_penalty_mag"]),
-            bright_limit=float(section["bright_limit"]),
-        )
-
-
 def position_angle(angle: float) -> int:
     """An angle as a PA label: whole degrees in [0, 360)."""
     return int(np.round(angle)) % 360
@@ -151,64 +131,6 @@ def dispersion_pa(flt) -> int:
     product here, so model images, the web map and the 2D spectra agree; GR150R and GR150C of
     one pointing (one PA_V3) differ by about 90 degrees."""
     return position_angle(flt.get_dispersion_PA(decimals=None))
-
-
-# --- Extraction limit ------------------------------------------------------------------------
-def catalog_depth(mag: np.ndarray, mag_err: np.ndarray, snr: float) -> float | None:
-    """IR magnitude at which the detection S/N (1.0857/magerr) reaches ``snr``.
-
-    A straight line in (mag, log10 S/N) is fitted to the fainter half of the well-measured
-    sources (background-limited sources follow S/N ~ 10^(-0.4 m)); None when there are too few.
-    """
-    mag = np.asarray(mag, float)
-    err = np.asarray(mag_err, float)
-    ok = np.isfinite(mag) & np.isfinite(err) & (err > 0) & (mag < 90)
-    if ok.sum() < 4:
-        return None
-    mag, log_snr = mag[ok], np.log10(1.0857 / err[ok])
-    faint = mag >= np.median(mag)
-    if faint.sum() < 3 or np.ptp(mag[faint]) < 0.3:
-        faint = np.ones_like(mag, bool)
-    slope, intercept = np.polyfit(mag[faint], log_snr[faint], 1)
-    if not np.isfinite(slope) or slope >= 0:
-        return None
-    return float((np.log10(snr) - intercept) / slope)
-
-
-def extraction_limit(
-    catalog, visits, settings: LimitSettings, references: Mapping[str, str] | None = None
-) -> tuple[float | None, dict[str, Any]]:
-    """The extraction magnitude limit and a record of how it was made (see module docs).
-
-    ``references`` maps a grism filter to the direct filter it is modelled from (its own unless
-    the field has no direct image in it); the time term compares with that filter's direct time.
-    """
-    references = references or {}
-    if settings.mag_limit is not None:
-        return settings.mag_limit, {"method": "config extract.mag_limit"}
-    depth = catalog_depth(catalog["MAG_AUTO"], catalog["MAGERR_AUTO"], settings.direct_snr)
-    grism = visits[visits["kind"] == "grism"]
-    direct = visits[visits["kind"] == "direct"]
-    time_terms = {}
-    for filt in sorted(set(grism["filter"])):
-        t_grism = float(np.sum(grism["exptime"][grism["filter"] == filt]))
-        reference = references.get(filt, filt)
-        t_direct = float(np.sum(direct["exptime"][direct["filter"] == reference]))
-        if t_grism > 0 and t_direct > 0:
-            time_terms[filt] = 1.25 * np.log10(t_grism / t_direct)
-    record = {
-        "method": "catalogue depth + exposure times",
-        "direct_snr": settings.direct_snr,
-        "catalog_depth": depth,
-        "time_terms": {k: round(float(v), 4) for k, v in time_terms.items()},
-        "dispersion_penalty_mag": settings.dispersion_penalty_mag,
-    }
-    if depth is None:
-        record["method"] = "none: too few catalogue sources to measure the depth"
-        return None, record
-    # The deepest grism filter sets the limit: a source seen there is worth extracting.
-    time_term = max(time_terms.values()) if time_terms else 0.0
-    return float(depth + time_term - settings.dispersion_penalty_mag), record
 
 
 def reference_filters(

@@ -41,14 +41,15 @@ from typing import Any
 
 import numpy as np
 
-from .atomic import atomic_path
-from .contam import LimitSettings, read_manifest
+from .atomic import atomic_path, folder_product
+from .contam import read_manifest
+from .extraction_limit import LimitSettings
 from .grizli_env import GrizliSettings, grizli_session
 from .layout import beams_name, extract_table_name, stack_names
 from .parallel import run_sources
-from .preprocess import folder_product
 from .resume import SourceStore, digest, store_folder
 from .storage import plain_inputs
+from .tables import read_ecsv_table
 
 log = logging.getLogger(__name__)
 
@@ -339,16 +340,9 @@ def _table(field_name, catalog, rows_by_id, mag_limit, limit_record, note):
 
 
 def read_extract_table(path: str | os.PathLike):
-    from astropy.table import Table
-
-    table = Table.read(path, format="ascii.ecsv")
-    missing = [c for c in COLUMNS if c not in table.colnames]
-    if missing:
-        raise ExtractError(f"{path} lacks columns {missing}: rerun the extract rule")
-    for name in ("status", "reason", "beams", "grisms"):
-        if hasattr(table[name], "filled"):
-            table[name] = table[name].filled("")
-    return table
+    """The table written by :func:`extract_field` (for zfit and the summaries)."""
+    text = ("status", "reason", "beams", "grisms")
+    return read_ecsv_table(path, COLUMNS, text, ExtractError, "extract")
 
 
 def extract_mem_mb(grism_exposures: int, threads: int = 1, attempt: int = 1) -> int:

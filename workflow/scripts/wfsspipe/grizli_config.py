@@ -46,7 +46,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .atomic import write_text
-from .download import DownloadError, fetch_url, sha256_of
+from .download import DownloadError, fetch_url
+from .integrity import sha256_of
 
 log = logging.getLogger(__name__)
 

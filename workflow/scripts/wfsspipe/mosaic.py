@@ -75,9 +75,10 @@ from typing import Any
 
 import numpy as np
 
+from .atomic import work_folder
 from .grizli_env import GrizliSettings, grizli_session
 from .layout import DETECTION, RGB_SUFFIX, catalog_names, filter_mosaic_names
-from .preprocess import read_visits, work_folder
+from .preprocess import read_visits
 from .storage import (
     DEFAULT_KEEP,
     check_keep,

@@ -59,20 +59,19 @@ losslessly (:mod:`wfsspipe.storage`); mosaic and contam read them as before.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import re
 import shutil
-import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .atomic import commit_folder, work_folder
 from .grizli_env import GrizliSettings, grizli_session
 from .layout import (
     RATE_SUFFIX,
@@ -83,6 +82,7 @@ from .layout import (
 )
 from .logs import Progress
 from .storage import DEFAULT_KEEP, check_keep, compress_fits, drop_visit_intermediates
+from .tables import read_ecsv_table
 
 log = logging.getLogger(__name__)
 
@@ -195,48 +195,6 @@ class PreprocessResult:
     exposures: int
     skipped: list[str] = field(default_factory=list)
     seconds: float = 0.0
-
-
-# --- Folders ---------------------------------------------------------------------------------
-def work_folder(final: Path) -> Path:
-    """A fresh temporary folder beside ``final`` (same file system, so renaming is atomic).
-
-    Folders a killed job left for the same product are removed first (a field's RATE files
-    make a few GB of them): Snakemake runs one job per product, so none of them is in use.
-    The folder is returned as an absolute path: grizli works in a working directory of its
-    own (:func:`~wfsspipe.grizli_env.grizli_session`), where a relative one means nothing.
-    """
-    final = Path(final).absolute()
-    final.parent.mkdir(parents=True, exist_ok=True)
-    for stale in final.parent.glob(f".{final.name}.tmp-*"):
-        shutil.rmtree(stale, ignore_errors=True)
-    return Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
-
-
-def commit_folder(built: Path, final: Path) -> None:
-    """Make ``built`` the folder ``final``: the old one (Snakemake may have created it) moves
-    aside, the new one takes its name, then the old one is removed."""
-    old = None
-    if final.exists():
-        old = final.with_name(f".{final.name}.old-{os.getpid()}")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(final, old)
-    os.replace(built, final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def folder_product(final: Path) -> Iterator[Path]:
-    """Build a folder product aside: yield a fresh work folder beside ``final`` that replaces
-    ``final`` if the block succeeds (:func:`commit_folder`) and is removed if it fails."""
-    work = work_folder(final)
-    try:
-        yield work
-        commit_folder(work, final)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
 
 
 # --- The stage --------------------------------------------------------------------------------
@@ -561,16 +519,8 @@ def _visit_table(field_name, visits, elements, headers, direct_of, alignment, ou
 
 def read_visits(path: str | os.PathLike):
     """The visit table written by :func:`preprocess_field` (for the later stages)."""
-    from astropy.table import Table
-
-    table = Table.read(path, format="ascii.ecsv")
-    missing = [c for c in VISIT_COLUMNS if c not in table.colnames]
-    if missing:
-        raise PreprocessError(f"{path} lacks columns {missing}: rerun the preprocess rule")
-    for name in ("direct_visit", "align_catalog", "align_method", "status"):  # "" reads as masked
-        if hasattr(table[name], "filled"):
-            table[name] = table[name].filled("")
-    return table
+    text = ("direct_visit", "align_catalog", "align_method", "status")
+    return read_ecsv_table(path, VISIT_COLUMNS, text, PreprocessError, "preprocess")
 
 
 # --- Footprint plot ----------------------------------------------------------------------------

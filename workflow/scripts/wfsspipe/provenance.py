@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import write_text
-from .download import sha256_of
+from .fieldtable import load_field_table
+from .integrity import sha256_of
 
 PACKAGES = [
     "jwst", "grizli", "crds", "stcal", "stdatamodels", "columnjump", "drizzlepac", "numpy",
@@ -73,12 +74,13 @@ def build_record(
     import pandas as pd
     from astropy.table import Table
 
-    table = pd.read_csv(fields_csv)
-    rows = table[table["field"] == field_name]
+    # The loader the workflow uses: a table that breaks the schema fails here, naming the file.
+    table = load_field_table(fields_csv)
+    rows = [table.row(field_name, exposure) for exposure in table.exposures(field_name)]
     exposures = [
         {key: (None if pd.isna(row.get(key)) else row.get(key))
          for key in ("obs_id", "filename", "dataURI", "size", "filter", "pupil", "exp_type")}
-        for row in rows.to_dict("records")
+        for row in rows
     ]  # fmt: skip
     rate_records = [rate_record(Path(p)) for p in sorted(rates)]
     redshifts = Table.read(results)

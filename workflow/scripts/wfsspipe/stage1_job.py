@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import atomic_path
-from .download import fits_problem
+from .integrity import fits_problem
 
 log = logging.getLogger(__name__)
 

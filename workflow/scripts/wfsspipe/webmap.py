@@ -28,8 +28,8 @@ catalogue layer ``redshifts`` (``redshifts/{z}/{y}/{x}.pbf``, ``catalog_assets/r
     what the map holds: layers, number of markers, vendored assets.
 
 The map is built in a temporary sibling folder and renamed onto ``fitsmap/`` at the end; an older
-map is moved aside first and deleted after the rename (:func:`replace_folder`), so a killed job
-leaves the previous map or none, never a half-written one.
+map is moved aside first and deleted after the rename (:func:`wfsspipe.atomic.commit_folder`), so
+a killed job leaves the previous map or none, never a half-written one.
 
 **What FITSMap does and what we do instead.** ``fitsmap.convert.files_to_map`` always calls
 ``ray.init()`` (a local ray cluster: a GCS server, raylets and a dashboard agent, over loopback
@@ -73,7 +73,6 @@ import multiprocessing
 import os
 import re
 import shutil
-import tempfile
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -85,6 +84,7 @@ from typing import Any
 
 import numpy as np
 
+from .atomic import commit_folder, work_folder
 from .layout import MAP_INDEX, MAP_MANIFEST, Layout
 from .storage import expanded_copy, image_header, is_compressed
 
@@ -741,17 +741,6 @@ def finish_index_js(
 
 
 # --- The map ------------------------------------------------------------------------------------
-def replace_folder(new: Path, final: Path) -> None:
-    """Rename ``new`` onto ``final``: an older ``final`` is moved aside first and then deleted."""
-    old = None
-    if final.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-old-", dir=final.parent))
-        os.replace(final, old / final.name)
-    os.replace(new, final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def build_map(
     inputs: MapInputs,
     out_dir: str | os.PathLike,
@@ -781,9 +770,8 @@ def build_map(
         if (size["NAXIS2"], size["NAXIS1"]) != shape:
             raise WebMapError(f"{path} is not on the grid of {inputs.grid}: rerun the mosaic stage")
 
-    final.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-layers-", dir=final.parent))
-    build = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=final.parent))
+    work = work_folder(final.with_name(f"{final.name}-layers"))
+    build = work_folder(final)
     try:
         started = time.monotonic()
         # The layer names come from the file names: stage each source under its layer's name.
@@ -858,8 +846,7 @@ def build_map(
             "vendor": {k: f"vendor/{p}" for k, p in local.items()},
         }
         (build / MAP_MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
-        os.chmod(build, 0o777 & ~_umask())  # mkdtemp makes 0700; the map is for browsers
-        replace_folder(build, final)
+        commit_folder(build, final)  # readable by browsers: commit_folder sets the mode
         log.info(
             "%s: map with %d image layers and %d markers in %.1f s",
             inputs.field, len(image_layers), len(rows), time.monotonic() - started,
@@ -868,12 +855,6 @@ def build_map(
     finally:
         shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(build, ignore_errors=True)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 # --- Resources ----------------------------------------------------------------------------------

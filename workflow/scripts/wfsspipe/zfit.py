@@ -46,12 +46,11 @@ from typing import Any
 
 import numpy as np
 
-from .atomic import atomic_path
+from .atomic import atomic_path, folder_product
 from .extract import read_extract_table
 from .grizli_env import GrizliSettings, grizli_session
 from .layout import BEAMS_SUFFIX, fit_product_name, redshift_results_names, source_stem
 from .parallel import run_sources
-from .preprocess import folder_product
 from .resume import SourceStore, digest, store_folder
 
 log = logging.getLogger(__name__)

@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 from ..layout import UNCAL_RE
-from .serving import StandInHandler, local_server
+from .serving import FileFaults, StandInHandler, local_server
 
 log = logging.getLogger(__name__)
 
@@ -32,22 +31,14 @@ URI_PREFIX = "mast:JWST/product/"
 FAULTS = {"500", "503", "drop", "truncate", "slow", "wrongsize"}
 
 
-class ArchiveState:
+class ArchiveState(FileFaults):
     def __init__(self, root: Path, token: str | None, slow_seconds: float):
+        super().__init__()
         self.root = Path(root)
         self.token_digest = hashlib.sha256(token.encode()).hexdigest() if token else None
         self.slow_seconds = slow_seconds
-        self.faults: dict[str, deque[str]] = defaultdict(deque)
-        self.requests: dict[str, int] = defaultdict(int)
         self.authorized: dict[str, int] = defaultdict(int)
         self.resumed: dict[str, int] = defaultdict(int)
-        self.lock = threading.Lock()
-
-    def next_fault(self, name: str) -> str | None:
-        with self.lock:
-            self.requests[name] += 1
-            queue = self.faults.get(name)
-            return queue.popleft() if queue else None
 
 
 class ArchiveHandler(StandInHandler):

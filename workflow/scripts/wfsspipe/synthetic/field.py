@@ -34,7 +34,7 @@ import numpy as np
 from astropy.table import Table
 
 from ..atomic import atomic_path, write_text
-from ..download import sha256_of
+from ..integrity import sha256_of
 from . import crdscache, grismconf, instrument, ramps, render, scene
 
 log = logging.getLogger(__name__)

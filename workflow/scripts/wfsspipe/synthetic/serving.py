@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import threading
 import time
+from collections import defaultdict, deque
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -16,10 +18,27 @@ from ..atomic import write_text
 ROOT = Path(__file__).resolve().parents[4]
 
 
+class FileFaults:
+    """What the file servers' states (archive, Zenodo) share: the faults queued per file name by
+    ``POST /faults`` (:class:`StandInHandler`), the requests counted per name, and one lock."""
+
+    def __init__(self):
+        self.faults: dict[str, deque[str]] = defaultdict(deque)
+        self.requests: dict[str, int] = defaultdict(int)
+        self.lock = threading.Lock()
+
+    def next_fault(self, name: str) -> str | None:
+        """Count a request for ``name``; the fault to serve it with (None: serve it whole)."""
+        with self.lock:
+            self.requests[name] += 1
+            queue = self.faults.get(name)
+            return queue.popleft() if queue else None
+
+
 class StandInHandler(BaseHTTPRequestHandler):
     """What the stand-in servers' request handlers share: JSON replies, and the ``POST /faults``
     queue of the file servers (archive, Zenodo): ``{name: [fault, ...]}`` appended to
-    ``state.faults[name]`` (a deque per name) under ``state.lock``."""
+    ``state.faults[name]`` (a deque per name) under ``state.lock`` (:class:`FileFaults`)."""
 
     FAULTS: frozenset[str] = frozenset()  # the faults a file server can serve
 

@@ -34,9 +34,7 @@ import hashlib
 import io
 import logging
 import tarfile
-import threading
 import time
-from collections import defaultdict, deque
 from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import urlparse, urlsplit, urlunsplit
@@ -45,8 +43,9 @@ import numpy as np
 from astropy.io import fits
 
 from ..atomic import atomic_path
+from ..integrity import sha256_of
 from . import grismconf
-from .serving import StandInHandler, local_server
+from .serving import FileFaults, StandInHandler, local_server
 
 log = logging.getLogger(__name__)
 
@@ -150,24 +149,16 @@ def local_sources(sources: list[dict], base_url: str, root: Path) -> list[dict]:
         base = urlsplit(base_url)
         entry = dict(source, url=urlunsplit((base.scheme, base.netloc, url.path, url.query, "")))
         if source["name"] in files:
-            entry["sha256"] = hashlib.sha256(files[source["name"]].read_bytes()).hexdigest()
+            entry["sha256"] = sha256_of(files[source["name"]])
         local.append(entry)
     return local
 
 
-class ZenodoState:
+class ZenodoState(FileFaults):
     def __init__(self, root: Path, slow_seconds: float):
+        super().__init__()
         self.root = Path(root)
         self.slow_seconds = slow_seconds
-        self.faults: dict[str, deque[str]] = defaultdict(deque)
-        self.requests: dict[str, int] = defaultdict(int)
-        self.lock = threading.Lock()
-
-    def next_fault(self, name: str) -> str | None:
-        with self.lock:
-            self.requests[name] += 1
-            queue = self.faults.get(name)
-            return queue.popleft() if queue else None
 
 
 class ZenodoHandler(StandInHandler):
