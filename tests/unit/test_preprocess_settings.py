@@ -5,20 +5,10 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
 
-from wfsspipe.mosaic import (
-    MosaicError,
-    MosaicSettings,
-    catalog_mem_mb,
-    catalog_names,
-    filter_mem_mb,
-    filter_mosaic_names,
-    mosaic_megapixels,
-    rgb_channels,
-)
+from wfsspipe.mosaic import MosaicSettings
 from wfsspipe.preprocess import (
     PreprocessSettings,
     _alignment_result,
@@ -150,64 +140,15 @@ def test_alignment_method_from_the_catalogue_label(label, method):
     assert alignment_method(label) == method
 
 
-@pytest.mark.parametrize(
-    ("pivots", "expected"),
-    [
-        ({"f200w": 19930.0}, ["f200w", "f200w", "f200w"]),
-        ({"f200w": 19930.0, "f150w": 14934.0}, ["f200w", "sum", "f150w"]),
-        ({"f115w": 11540.0, "f200w": 19930.0, "f150w": 14934.0}, ["f200w", "f150w", "f115w"]),
-        ({"f090w": 9000.0, "f115w": 11540.0, "f150w": 14934.0, "f200w": 19930.0},
-         ["f200w", "f150w", "f090w"]),
-    ],
-)  # fmt: skip
-def test_rgb_channels_follow_the_pivot_wavelengths(pivots, expected):
-    assert rgb_channels(pivots) == expected
-    with pytest.raises(MosaicError):
-        rgb_channels({})
-
-
-def test_product_names_are_fixed_per_field():
-    assert filter_mosaic_names("uma-01", "F150W") == (
-        "uma-01-f150w_drz_sci.fits",
-        "uma-01-f150w_drz_wht.fits",
-    )
-    names = catalog_names("uma-01")
-    assert names["phot"] == "uma-01_phot.fits" and names["seg"] == "uma-01-ir_seg.fits"
-    assert names["rgb"] == "uma-01_rgb.png" and names["ir_sci"] == "uma-01-ir_drz_sci.fits"
-
-
-def square(ra, dec, side_arcsec, angle_deg=0.0):
-    half = side_arcsec / 2 / 3600
-    corners = np.array([[-half, -half], [half, -half], [half, half], [-half, half]])
-    theta = np.deg2rad(angle_deg)
-    rotation = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
-    corners = corners @ rotation.T
-    return np.column_stack([ra + corners[:, 0] / np.cos(np.deg2rad(dec)), dec + corners[:, 1]])
-
-
-def test_mosaic_megapixels_of_a_footprint():
-    # 120" square, 6" pad, 0.04"/px: (132 / 0.04)^2 = 10.89 Mpx; also across RA 0.
-    assert mosaic_megapixels([square(150.0, 2.0, 120)], 0.04, 6.0) == pytest.approx(10.89, rel=1e-3)
-    assert mosaic_megapixels([square(0.0, -30.0, 120)], 0.04, 6.0) == pytest.approx(10.89, rel=1e-3)
-    # Rotated by 45 deg, the north-up box is twice the area.
-    rotated = mosaic_megapixels([square(150.0, 2.0, 120, 45)], 0.04, 0.0)
-    assert rotated == pytest.approx(2 * (120 / 0.04) ** 2 / 1e6, rel=1e-3)
-
-
 def test_memory_requests_grow_with_inputs_and_attempt():
     demo = [84.0] * 8  # the demo field: 8 full-frame RATE files
     assert preprocess_mem_mb(demo) > preprocess_mem_mb([84.0] * 4) > 2000
     assert preprocess_mem_mb(demo, attempt=2) == pytest.approx(1.5 * preprocess_mem_mb(demo), abs=1)
     assert preprocess_mem_mb([]) == preprocess_mem_mb([84.0])
     # Measured on the demo field: 2.46 GB in one process, 3.41 GB summed over the process tree
-    # with 2 threads (AstroDrizzle's forked worker); a 25 Mpx filter mosaic of 2 exposures
-    # 1.0 GB; the catalogue of 2 filters 2.55 GB. Each request covers its measurement.
+    # with 2 threads (AstroDrizzle's forked worker). Each request covers its measurement.
     assert 2460 < preprocess_mem_mb(demo, threads=1) < 1.5 * 2460
     assert 3410 < preprocess_mem_mb(demo, threads=2) < 1.5 * 3410
-    assert 1000 < filter_mem_mb(25.0, 2) < 1.5 * 1000
-    assert 2550 < catalog_mem_mb(25.0, 2) < 1.5 * 2550
-    assert filter_mem_mb(50.0, 2) > filter_mem_mb(25.0, 2) < filter_mem_mb(25.0, 10)
-    assert catalog_mem_mb(25.0, 3, attempt=3) == pytest.approx(2 * catalog_mem_mb(25.0, 3), abs=1)
 
 
 def test_schema_loader_sees_the_new_sections():

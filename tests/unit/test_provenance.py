@@ -72,3 +72,10 @@ def test_a_table_that_breaks_the_schema_is_refused_naming_it(products):
     rows.to_csv(csv, index=False)
     with pytest.raises(FieldTableError, match=rf"{csv}.*dataURI"):
         build_record("vir-00", CONFIG, csv, rates, results)
+
+
+def test_config_hash_is_canonical():
+    a = {"zfit": {"z_range": [0.1, 3.4], "dz": [0.004, 0.0005]}, "crds": {"context": "x"}}
+    b = json.loads(json.dumps({"crds": {"context": "x"}, "zfit": a["zfit"]}))
+    assert config_hash(a) == config_hash(b)
+    assert config_hash(a) != config_hash({**a, "crds": {"context": "y"}})

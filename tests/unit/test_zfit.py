@@ -1,9 +1,7 @@
-"""extract/zfit logic that needs no grizli: the selection of sources, the results table and its
-quality flag, the provenance record."""
+"""zfit logic that needs no grizli: the results table, its quality flag and the alternative
+redshift."""
 
 from __future__ import annotations
-
-import json
 
 import numpy as np
 import pytest
@@ -11,8 +9,6 @@ from astropy import units as u
 from astropy.io import fits
 from astropy.table import Table
 
-from wfsspipe.extract import select_sources
-from wfsspipe.provenance import config_hash
 from wfsspipe.zfit import (
     LINES,
     ZfitSettings,
@@ -22,19 +18,6 @@ from wfsspipe.zfit import (
     read_fit,
     results_table,
 )
-
-
-def test_select_sources_brightest_first_with_reasons():
-    catalog = Table({"NUMBER": [1, 2, 3, 4, 5], "MAG_AUTO": [23.0, 13.0, 25.5, 21.0, 99.0]})
-    ids, skipped = select_sources(catalog, mag_limit=25.0, bright_limit=14.0)
-    assert ids == [4, 1]
-    assert "fainter than the limit" in skipped[3]
-    assert "bright_limit" in skipped[2]
-    assert skipped[5] == "no magnitude"
-    ids, skipped = select_sources(catalog, 25.0, 14.0, max_sources=1)
-    assert ids == [4] and "max_sources" in skipped[1]
-    ids, skipped = select_sources(catalog, None, 14.0)
-    assert ids == [] and all("no extraction limit" in r for k, r in skipped.items() if k != 5)
 
 
 def write_full_fits(path, z, z16, z84, lines):
@@ -126,13 +109,6 @@ def test_read_fit_roundtrip(tmp_path):
     write_full_fits(tmp_path / "a.full.fits", 2.0, 1.99, 2.01, {"OIII": (5e-17, 5e-18)})
     fit = read_fit(tmp_path / "a.full.fits")
     assert fit["z"] == 2.0 and fit["dof"] == 1200 and fit["lines"]["OIII"] == (5e-17, 5e-18)
-
-
-def test_config_hash_is_canonical():
-    a = {"zfit": {"z_range": [0.1, 3.4], "dz": [0.004, 0.0005]}, "crds": {"context": "x"}}
-    b = json.loads(json.dumps({"crds": {"context": "x"}, "zfit": a["zfit"]}))
-    assert config_hash(a) == config_hash(b)
-    assert config_hash(a) != config_hash({**a, "crds": {"context": "y"}})
 
 
 def test_alternative_redshift_is_the_best_other_chi2_minimum():
