@@ -23,6 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
+sys.path.insert(0, str(ROOT / "resources" / "simulator"))  # wfsssim
 sys.path.insert(0, str(ROOT / "bench"))
 
 from stage1_memory import JOB, make_uncal  # noqa: E402
@@ -37,8 +38,9 @@ def main() -> None:
     parser.add_argument("--ngroups", type=int, default=7, help="groups of the exposure")
     parser.add_argument("--workdir", type=Path)
     args = parser.parse_args()
+    from wfsssim import crdscache
+
     from wfsspipe.crds_sync import job_environment
-    from wfsspipe.synthetic import crdscache
 
     print(
         f"{'dark groups':>11} {'dark MB':>8} {'UNCAL MB':>8} {'peak MB':>8} {'request MB':>10} "

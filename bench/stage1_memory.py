@@ -22,6 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
+sys.path.insert(0, str(ROOT / "resources" / "simulator"))  # wfsssim
 
 from wfsspipe.resources import stage1_mem_mb  # noqa: E402
 
@@ -37,9 +38,8 @@ run_stage1({uncal!r}, {rate!r}, Stage1Settings.from_config(config["stage1"]))
 
 def make_uncal(folder: Path, ngroups: int, crds_root: Path) -> Path:
     import numpy as np
-
-    from wfsspipe.synthetic import crdscache, ramps, render, scene
-    from wfsspipe.synthetic.field import FieldSpec, plan_exposures
+    from wfsssim import crdscache, ramps, render, scene
+    from wfsssim.field import FieldSpec, plan_exposures
 
     spec = FieldSpec(filters=("F200W",), ngroups=ngroups)
     exposure = plan_exposures(spec)[0]
@@ -63,8 +63,9 @@ def main() -> None:
     parser.add_argument("--ngroups", type=int, nargs="+", default=[7, 10, 15, 20])
     parser.add_argument("--workdir", type=Path)
     args = parser.parse_args()
+    from wfsssim import crdscache
+
     from wfsspipe.crds_sync import job_environment
-    from wfsspipe.synthetic import crdscache
 
     with tempfile.TemporaryDirectory() as scratch:
         folder = args.workdir or Path(scratch)

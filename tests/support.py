@@ -9,11 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from wfsspipe.synthetic.grismconf import SYNTHETIC_GRIZLI_CONFIG
+from wfsssim.grismconf import SYNTHETIC_GRIZLI_CONFIG
 
 # The stand-in servers' processes, started and stopped as make demo does.
-from wfsspipe.synthetic.serving import start_process as start_server
-from wfsspipe.synthetic.serving import stop_process
+from wfsssim.serving import start_process as start_server
+from wfsssim.serving import stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -24,7 +24,7 @@ TEST_FIELD_ARGS = ["--seed", "1", "--ngroups", "7"]
 INTEGRATION_FILTER = "F150W"
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 # Aperture diameters of the test catalogue: the last (4") holds all of every injected source's
-# light (wfsspipe.synthetic.render truncates sources 1.9" from their centre).
+# light (wfsssim.render truncates sources 1.9" from their centre).
 TEST_APERTURES_ARCSEC = [0.36, 0.5, 0.7, 1.0, 1.5, 3.0, 4.0]
 # A MAST token as a user would set it; tests check it reaches the archive and nothing else.
 TEST_TOKEN_ENV = "WFSSPIPE_TEST_TOKEN"

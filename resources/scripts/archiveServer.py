@@ -4,7 +4,7 @@
     python resources/scripts/archiveServer.py --root demo/archive [--port 8642] [--port-file F]
 
 The workflow's `download.archive_url` then points at http://127.0.0.1:<port>/api/v0.1/Download/file.
-Faults can be queued with POST /faults (see wfsspipe/synthetic/archive.py).
+Faults can be queued with POST /faults (see resources/simulator/wfsssim/archive.py).
 """
 
 import argparse
@@ -13,9 +13,10 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "workflow" / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "simulator"))  # wfsssim
 
-from wfsspipe.synthetic.archive import base_url, make_server
-from wfsspipe.synthetic.serving import serve
+from wfsssim.archive import base_url, make_server
+from wfsssim.serving import serve
 
 
 def main() -> int:

@@ -5,7 +5,7 @@
 
 The crds client then works against it with CRDS_SERVER_URL=http://localhost:<port> (the workflow's
 `crds.server_url`), e.g. in CRDS_MODE=remote as the crds_sync rule runs it. Missing or corrupt
-files can be set with POST /faults (see wfsspipe/synthetic/crdsserver.py).
+files can be set with POST /faults (see resources/simulator/wfsssim/crdsserver.py).
 """
 
 import argparse
@@ -14,9 +14,10 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "workflow" / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "simulator"))  # wfsssim
 
-from wfsspipe.synthetic.crdsserver import base_url, make_server
-from wfsspipe.synthetic.serving import serve
+from wfsssim.crdsserver import base_url, make_server
+from wfsssim.serving import serve
 
 
 def main() -> int:

@@ -33,9 +33,10 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
+sys.path.insert(0, str(ROOT / "resources" / "simulator"))  # wfsssim
 
-from wfsspipe.synthetic.serving import start_process, stop_process  # noqa: E402
-from wfsspipe.synthetic.zenodo import local_sources  # noqa: E402
+from wfsssim.serving import start_process, stop_process  # noqa: E402
+from wfsssim.zenodo import local_sources  # noqa: E402
 
 SCRIPTS = ROOT / "resources" / "scripts"
 PYTHON = sys.executable

@@ -9,7 +9,7 @@ in ``astroquery.cfg``; ``--astroquery-config DIR`` writes DIR/astropy/astroquery
 with ``XDG_CONFIG_HOME=DIR``. Besides the tables' rows it serves level-3 source rows,
 exclusive-access rows and one malformed row (``--no-extras``: none). ``GET /stats`` counts the
 requests; ``POST /faults`` with ``{"status": 504, "after": N}`` fails one later request (see
-wfsspipe/synthetic/mast_portal.py).
+resources/simulator/wfsssim/mast_portal.py).
 """
 
 import argparse
@@ -18,15 +18,17 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "workflow" / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "simulator"))  # wfsssim
 
-from wfsspipe.atomic import atomic_path, write_text
-from wfsspipe.synthetic.mast_portal import (
+from wfsssim.mast_portal import (
     astroquery_config,
     build_observations,
     make_server,
     server_url,
 )
-from wfsspipe.synthetic.serving import serve
+from wfsssim.serving import serve
+
+from wfsspipe.atomic import atomic_path, write_text
 
 
 def main() -> int:

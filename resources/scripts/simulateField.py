@@ -15,8 +15,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "workflow" / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "simulator"))  # wfsssim
 
-from wfsspipe.synthetic.field import FieldSpec, simulate_field
+from wfsssim.field import FieldSpec, simulate_field
 
 
 def main() -> int:

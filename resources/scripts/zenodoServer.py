@@ -6,8 +6,8 @@
 `--build` first writes the synthetic files (the NIRISS 221215 confs and sensitivities of Zenodo
 record 7628094, the sky flats of record 13741413, grizli's 220725 confs and stellar templates) under
 --root in their URL layout. The workflow's `grizli_config.sources` then point at
-http://127.0.0.1:<port> with the same paths (wfsspipe.synthetic.zenodo.local_sources). Faults can
-be queued with POST /faults (see wfsspipe/synthetic/zenodo.py).
+http://127.0.0.1:<port> with the same paths (wfsssim.zenodo.local_sources). Faults can
+be queued with POST /faults (see resources/simulator/wfsssim/zenodo.py).
 """
 
 import argparse
@@ -16,9 +16,10 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "workflow" / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "simulator"))  # wfsssim
 
-from wfsspipe.synthetic.serving import serve
-from wfsspipe.synthetic.zenodo import base_url, make_server, write_records
+from wfsssim.serving import serve
+from wfsssim.zenodo import base_url, make_server, write_records
 
 
 def main() -> int:

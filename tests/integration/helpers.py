@@ -26,9 +26,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
 from support import TEST_TOKEN, TEST_TOKEN_ENV  # noqa: E402
+from wfsssim.grismconf import SYNTHETIC_GRIZLI_CONFIG  # noqa: E402
 
 from wfsspipe.integrity import fits_problem, sha256_of  # noqa: E402
-from wfsspipe.synthetic.grismconf import SYNTHETIC_GRIZLI_CONFIG  # noqa: E402
 
 TOKEN = TEST_TOKEN  # the archive_server fixture expects this token
 TOKEN_ENV = TEST_TOKEN_ENV

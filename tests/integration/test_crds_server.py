@@ -20,8 +20,7 @@ import yaml
 from astropy.io import fits
 from crds_server_process import CrdsServer
 from support import PYTHON, ArchiveServer
-
-from wfsspipe.synthetic import crdscache
+from wfsssim import crdscache
 
 from .helpers import ROOT, Injection, Workflow, make_workflow
 

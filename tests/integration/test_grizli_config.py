@@ -17,6 +17,8 @@ import pytest
 import requests
 import yaml
 from support import PYTHON, ROOT, SNAKEMAKE, start_server, stop_process
+from wfsssim import grismconf
+from wfsssim.zenodo import local_sources, write_records
 
 from wfsspipe.grizli_config import (
     MANIFEST_NAME,
@@ -26,8 +28,6 @@ from wfsspipe.grizli_config import (
     manifest_path,
     sources_from_config,
 )
-from wfsspipe.synthetic import grismconf
-from wfsspipe.synthetic.zenodo import local_sources, write_records
 
 from .helpers import Injection
 

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import requests
 from astropy.io import fits
+from wfsssim.archive import base_url, make_server
 
 from wfsspipe.download import DownloadError, DownloadSpec, fetch
 from wfsspipe.integrity import fits_problem
-from wfsspipe.synthetic.archive import base_url, make_server
 
 NAME = "jw01571001001_02101_00001_nis_uncal.fits"
 TOKEN = "s3cr3t-token-value"

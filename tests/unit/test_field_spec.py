@@ -8,8 +8,7 @@ from collections import Counter
 import numpy as np
 import pytest
 from astropy.coordinates import SkyCoord
-
-from wfsspipe.synthetic.field import REVISIT_DAYS, FieldSpec, _spec_dict, footprint, plan_exposures
+from wfsssim.field import REVISIT_DAYS, FieldSpec, _spec_dict, footprint, plan_exposures
 
 PASSAGE = FieldSpec(
     filters=("F115W", "F150W", "F200W"), no_direct=("F115W",), revisit=("F150W",), ngroups=8

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 from support import ROOT, SNAKEMAKE
+from wfsssim import grismconf
 
 from wfsspipe.grizli_config import Source, table_grism_filters, table_problems
-from wfsspipe.synthetic import grismconf
 
 LINT_TABLE = ROOT / "tests/data/fields-lint.csv"
 

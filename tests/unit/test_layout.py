@@ -162,3 +162,14 @@ def test_every_stage_has_its_script_module_and_tests_under_its_name(stage):
 def test_every_rule_script_belongs_to_a_stage():
     scripts = {p.stem for p in (ROOT / "workflow" / "scripts").glob("*.py")}
     assert scripts == set(_stages())
+
+
+def test_the_pipeline_package_does_not_import_the_simulator():
+    """wfsssim (resources/simulator) makes the synthetic field; no rule needs it."""
+    importing = [
+        str(path.relative_to(ROOT))
+        for path in sorted(PACKAGE.rglob("*.py")) + sorted((ROOT / "workflow").rglob("*.smk"))
+        if re.search(r"^\s*(from|import) wfsssim\b", path.read_text(), re.M)
+    ]
+    assert not importing
+    assert not (PACKAGE / "synthetic").exists()

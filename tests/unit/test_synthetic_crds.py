@@ -10,8 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from wfsspipe.synthetic import crdscache, instrument
+from wfsssim import crdscache, instrument
 
 MAX_CACHE_MB = 300.0
 MAS_TOLERANCE = 5.0
@@ -310,8 +309,7 @@ def test_assign_wcs_matches_exposure_wcs(cache, tmp_path):
     from astropy.coordinates import SkyCoord
     from jwst.assign_wcs import AssignWcsStep
     from stdatamodels.jwst import datamodels as dm
-
-    from wfsspipe.synthetic import ramps
+    from wfsssim import ramps
 
     root = cache[0]
     ra, dec, pa = 214.8, 52.8, 123.4

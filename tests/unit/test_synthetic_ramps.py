@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 from test_synthetic_crds import build_shared_cache, crds_environment_set
-
-from wfsspipe.synthetic import crdscache, instrument, ramps
+from wfsssim import crdscache, instrument, ramps
 
 SHAPE = instrument.DETECTOR_SHAPE
 IMAGE_META = {

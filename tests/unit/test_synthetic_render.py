@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 import sep
 from astropy.io import fits
-
-from wfsspipe.synthetic import grismconf, instrument, render, scene
+from wfsssim import grismconf, instrument, render, scene
 
 RA, DEC, PA = 150.1, 2.2, 75.0
 

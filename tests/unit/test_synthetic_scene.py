@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from wfsspipe.synthetic import grismconf, scene
+from wfsssim import grismconf, scene
 
 RA, DEC = 150.1, 2.2
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from astropy.table import Table
 from crds_server_process import CrdsServer
+from wfsssim import crdscache
 
 from wfsspipe.crds_sync import STAGE1_REFTYPES
-from wfsspipe.synthetic import crdscache
 
 ROOT = Path(__file__).resolve().parents[2]
 

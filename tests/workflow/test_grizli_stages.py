@@ -21,11 +21,11 @@ from astropy.table import Table
 from astropy.wcs import WCS
 from conftest import TEST_APERTURES_ARCSEC, exposures
 from support import ROOT
+from wfsssim import crdscache, render
 
 from wfsspipe.layout import VISIT_INTERMEDIATES
 from wfsspipe.preprocess import read_visits
 from wfsspipe.storage import image_header, is_compressed
-from wfsspipe.synthetic import crdscache, render
 
 pytestmark = [pytest.mark.workflow, pytest.mark.slow]
 

@@ -20,7 +20,7 @@ How it is called (jwst 1.19.2, columnjump 1.1.1, stpipe):
 * ``persistence`` would write a ``_trapsfilled`` file by default: ``save_trapsfilled=False``.
   Intermediate products go to a temporary folder beside the output, removed afterwards.
 * CRDS comes only from the environment (``CRDS_PATH``, ``CRDS_MODE``, ``CRDS_CONTEXT``,
-  ``CRDS_SERVER_URL``; see :mod:`wfsspipe.synthetic.crdscache`); the RATE records ``CRDS_CTX``.
+  ``CRDS_SERVER_URL``; see :mod:`wfsssim.crdscache`); the RATE records ``CRDS_CTX``.
   Set them before ``crds`` is first imported in the process (crds reads ``CRDS_SERVER_URL`` at
   import time).
 

@@ -54,8 +54,9 @@ import numpy as np
 from astropy.io import fits
 from astropy.table import Table
 
-from ..atomic import atomic_path, write_text
-from ..niriss import FILTER_EDGES_ANGSTROM as NIRISS_FILTER_EDGES
+from wfsspipe.atomic import atomic_path, write_text
+from wfsspipe.niriss import FILTER_EDGES_ANGSTROM as NIRISS_FILTER_EDGES
+
 from . import instrument
 
 CONF_VERSION = "221215"  # the newest NIRISS conf name grizli 1.14.3 looks for

@@ -21,7 +21,8 @@ from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-from ..layout import UNCAL_RE
+from wfsspipe.layout import UNCAL_RE
+
 from .serving import FileFaults, StandInHandler, local_server
 
 log = logging.getLogger(__name__)

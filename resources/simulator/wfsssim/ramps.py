@@ -48,7 +48,8 @@ import numpy as np
 from astropy.io import fits
 from astropy.time import Time
 
-from ..atomic import atomic_path
+from wfsspipe.atomic import atomic_path
+
 from . import crdscache, instrument
 
 log = logging.getLogger(__name__)
@@ -295,7 +296,7 @@ class _References:
         if not path.exists():
             raise FileNotFoundError(
                 f"no synthetic CRDS cache at {crds_root} ({path.name} missing); "
-                "build it with wfsspipe.synthetic.crdscache.build_crds_cache"
+                "build it with wfsssim.crdscache.build_crds_cache"
             )
         self.superbias = sci("superbias").astype(np.float32)
         self.gain = sci("gain").astype(np.float32)

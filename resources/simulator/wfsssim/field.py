@@ -33,8 +33,9 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
-from ..atomic import atomic_path, write_text
-from ..integrity import sha256_of
+from wfsspipe.atomic import atomic_path, write_text
+from wfsspipe.integrity import sha256_of
+
 from . import crdscache, grismconf, instrument, ramps, render, scene
 
 log = logging.getLogger(__name__)

@@ -43,7 +43,8 @@ from astropy.io import fits
 from astropy.table import Table
 from scipy.signal import fftconvolve
 
-from ..atomic import atomic_path
+from wfsspipe.atomic import atomic_path
+
 from . import grismconf, instrument, scene
 
 log = logging.getLogger(__name__)
@@ -245,7 +246,7 @@ def _conf_path(grizli_root: Path, exposure: Exposure) -> Path:
     if not path.exists():
         raise FileNotFoundError(
             f"grism configuration {path} not found; write it first with "
-            f"wfsspipe.synthetic.grismconf.write_grizli_config({grizli_root!s})"
+            f"wfsssim.grismconf.write_grizli_config({grizli_root!s})"
         )
     return path
 

@@ -85,7 +85,8 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from ..atomic import atomic_path, write_text
+from wfsspipe.atomic import atomic_path, write_text
+
 from . import instrument, render
 
 log = logging.getLogger(__name__)
@@ -277,7 +278,7 @@ def _rmap_text(reftype: str, parkeys: Sequence[str], rules: Sequence[tuple[tuple
     name = f"{OBSERVATORY}_niriss_{reftype}_{CONTEXT_SERIAL:04d}.rmap"
     header = {
         "classes": ("Match", "UseAfter"),
-        "derived_from": "synthetic (wfsspipe.synthetic.crdscache)",
+        "derived_from": "synthetic (wfsssim.crdscache)",
         "file_ext": ".asdf" if reftype in _ASDF_TYPES else ".fits",
         "filekind": reftype.upper(),
         "filetype": reftype.upper(),
@@ -324,7 +325,7 @@ def _jwst_step_reftypes() -> set[str]:
 
 def _imap_text(built: dict[str, str]) -> str:
     header = {
-        "derived_from": "synthetic (wfsspipe.synthetic.crdscache)",
+        "derived_from": "synthetic (wfsssim.crdscache)",
         "file_ext": ".imap",
         "instrument": "NIRISS",
         "mapping": "INSTRUMENT",
@@ -340,7 +341,7 @@ def _imap_text(built: dict[str, str]) -> str:
 
 def _pmap_text(imap: str) -> str:
     header = {
-        "derived_from": "synthetic (wfsspipe.synthetic.crdscache)",
+        "derived_from": "synthetic (wfsssim.crdscache)",
         "mapping": "PIPELINE",
         "name": context_name(),
         "observatory": OBSERVATORY.upper(),

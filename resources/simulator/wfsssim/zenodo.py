@@ -42,8 +42,9 @@ from urllib.parse import urlparse, urlsplit, urlunsplit
 import numpy as np
 from astropy.io import fits
 
-from ..atomic import atomic_path
-from ..integrity import sha256_of
+from wfsspipe.atomic import atomic_path
+from wfsspipe.integrity import sha256_of
+
 from . import grismconf
 from .serving import FileFaults, StandInHandler, local_server
 

@@ -13,7 +13,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from ..atomic import write_text
+from wfsspipe.atomic import write_text
 
 ROOT = Path(__file__).resolve().parents[4]
 
