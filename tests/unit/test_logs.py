@@ -71,3 +71,39 @@ def test_failure_names_the_error_and_the_log_on_the_terminal(tmp_path):
     assert str(tmp_path / "logs" / "job.log") in error
     assert "Traceback" in result.stderr  # Python's own report, after the job gave back stderr
     assert "ValueError: broken input" in log
+
+
+RULE_JOB = textwrap.dedent(
+    """
+    import sys, types
+    sys.path.insert(0, {scripts!r})
+    from wfsspipe.logs import rule_job
+
+    class StageError(RuntimeError):
+        pass
+
+    snakemake = types.SimpleNamespace(
+        log=[{log!r}], rule="contam", wildcards={{"field": "sex-00"}}
+    )
+    with rule_job(snakemake, StageError) as log:
+        raise {error}("sex-00_visits.ecsv is missing: rerun preprocess")
+    """
+)
+
+
+def run_rule_job(tmp_path, error):
+    log = tmp_path / "logs" / "contam.log"
+    script = RULE_JOB.format(scripts=str(ROOT / "workflow" / "scripts"), log=str(log), error=error)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    return result, log.read_text()
+
+
+def test_a_rule_jobs_own_error_is_its_message_and_exit_status_1(tmp_path):
+    result, log = run_rule_job(tmp_path, "StageError")
+    assert result.returncode == 1
+    assert "[contam sex-00] ERROR: sex-00_visits.ecsv is missing: rerun preprocess" in result.stderr
+    assert "Traceback" not in result.stderr and "Traceback" not in log
+    assert "rerun preprocess" in log and "failed after" in log
+    # Any other error is a bug: Python's traceback, as before.
+    result, log = run_rule_job(tmp_path, "KeyError")
+    assert result.returncode == 1 and "Traceback" in result.stderr

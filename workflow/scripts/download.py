@@ -4,11 +4,11 @@ import os
 from pathlib import Path
 
 from wfsspipe.download import DownloadError, DownloadSpec, fetch
-from wfsspipe.logs import job_logging, milestone
+from wfsspipe.logs import milestone, rule_job
 
 snakemake = globals()["snakemake"]  # injected by Snakemake
 
-with job_logging(snakemake.log[0], "download", snakemake.wildcards) as log:
+with rule_job(snakemake, DownloadError) as log:
     params = snakemake.params
     site = snakemake.config["download"]  # transport settings: not params (see the rule)
     spec = DownloadSpec(
@@ -26,9 +26,5 @@ with job_logging(snakemake.log[0], "download", snakemake.wildcards) as log:
         spec.expected_size or "unknown",
         " with a MAST token" if spec.token else "",
     )
-    try:
-        path = fetch(spec)
-    except DownloadError as error:
-        log.error("%s", error)
-        raise SystemExit(1) from None
+    path = fetch(spec)
     milestone(log, "UNCAL downloaded and verified (%.1f MB)", path.stat().st_size / 1e6)

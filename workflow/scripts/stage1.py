@@ -10,19 +10,15 @@ os.environ.update(snakemake.params.crds)
 for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[variable] = str(snakemake.threads)
 
-from wfsspipe.logs import job_logging, milestone  # noqa: E402
+from wfsspipe.logs import milestone, rule_job  # noqa: E402
 from wfsspipe.stage1_job import Stage1Error, Stage1Settings, run_stage1  # noqa: E402
 
-with job_logging(snakemake.log[0], "stage1", snakemake.wildcards, stpipe=True) as log:
-    try:
-        result = run_stage1(
-            snakemake.input[0],
-            snakemake.output[0],
-            Stage1Settings.from_config(snakemake.params.settings),
-        )
-    except Stage1Error as error:
-        log.error("%s", error)
-        raise SystemExit(1) from None
+with rule_job(snakemake, Stage1Error, stpipe=True) as log:
+    result = run_stage1(
+        snakemake.input[0],
+        snakemake.output[0],
+        Stage1Settings.from_config(snakemake.params.settings),
+    )
     milestone(
         log,
         "RATE in %.0f s (CRDS %s; columnjump %s, %d columns)",

@@ -5,58 +5,54 @@ from pathlib import Path
 
 snakemake = globals()["snakemake"]  # injected by Snakemake
 
-from wfsspipe.logs import job_logging  # noqa: E402
+from wfsspipe.logs import rule_job  # noqa: E402
 from wfsspipe.summary import SummaryError  # noqa: E402
 
 rule = snakemake.rule
 output = snakemake.output
-with job_logging(snakemake.log[0], rule, snakemake.wildcards) as log:
-    try:
-        if rule == "summary_visits":
-            from wfsspipe.summary.plots import plot_visit_layout
+with rule_job(snakemake, SummaryError) as log:
+    if rule == "summary_visits":
+        from wfsspipe.summary.plots import plot_visit_layout
 
-            plot_visit_layout(snakemake.input.visits, snakemake.wildcards.field, output.plot)
-        elif rule == "summary_catalog":
-            from wfsspipe.summary.catalog import FieldProducts, build_catalog
+        plot_visit_layout(snakemake.input.visits, snakemake.wildcards.field, output.plot)
+    elif rule == "summary_catalog":
+        from wfsspipe.summary.catalog import FieldProducts, build_catalog
 
-            products = [
-                FieldProducts(
-                    name,
-                    Path(paths["phot"]),
-                    Path(paths["redshifts"]) if paths["redshifts"] else None,
-                    Path(paths["extractions"]) if paths.get("extractions") else None,
-                )
-                for name, paths in snakemake.params.fields.items()
-            ]
-            build_catalog(products, output.fits, output.csv, snakemake.params.aperture_arcsec)
-        elif rule == "summary_redshifts":
-            from wfsspipe.summary.plots import plot_redshift_distribution
-
-            plot_redshift_distribution(snakemake.input.catalog, output.plot)
-        elif rule == "summary_truth":
-            from wfsspipe.summary.plots import plot_truth
-
-            plot_truth(
-                snakemake.input.catalog,
-                snakemake.input.truth,
-                output.plot,
-                output.table,
-                snakemake.params.radius_arcsec,
+        products = [
+            FieldProducts(
+                name,
+                Path(paths["phot"]),
+                Path(paths["redshifts"]) if paths["redshifts"] else None,
+                Path(paths["extractions"]) if paths.get("extractions") else None,
             )
-        elif rule == "summary_index":
-            from wfsspipe.summary.index import write_index
+            for name, paths in snakemake.params.fields.items()
+        ]
+        build_catalog(products, output.fits, output.csv, snakemake.params.aperture_arcsec)
+    elif rule == "summary_redshifts":
+        from wfsspipe.summary.plots import plot_redshift_distribution
 
-            write_index(
-                output.html,
-                snakemake.input.fields_csv,
-                snakemake.params.fields,
-                snakemake.input.catalog_fits,
-                snakemake.params.field_targets,
-                [(label, snakemake.input[name]) for label, name in snakemake.params.links],
-                thumbnails=snakemake.params.thumbnails,
-            )
-        else:
-            raise SummaryError(f"summary.py does not know rule {rule}")
-    except SummaryError as error:
-        log.error("%s", error)
-        raise SystemExit(1) from None
+        plot_redshift_distribution(snakemake.input.catalog, output.plot)
+    elif rule == "summary_truth":
+        from wfsspipe.summary.plots import plot_truth
+
+        plot_truth(
+            snakemake.input.catalog,
+            snakemake.input.truth,
+            output.plot,
+            output.table,
+            snakemake.params.radius_arcsec,
+        )
+    elif rule == "summary_index":
+        from wfsspipe.summary.index import write_index
+
+        write_index(
+            output.html,
+            snakemake.input.fields_csv,
+            snakemake.params.fields,
+            snakemake.input.catalog_fits,
+            snakemake.params.field_targets,
+            [(label, snakemake.input[name]) for label, name in snakemake.params.links],
+            thumbnails=snakemake.params.thumbnails,
+        )
+    else:
+        raise SummaryError(f"summary.py does not know rule {rule}")

@@ -8,26 +8,20 @@ from pathlib import Path
 
 snakemake = globals()["snakemake"]  # injected by Snakemake
 
-from wfsspipe.logs import job_logging  # noqa: E402
+from wfsspipe.logs import rule_job  # noqa: E402
 from wfsspipe.webmap import MapInputs, WebMapError, WebMapSettings, build_map  # noqa: E402
 
-with job_logging(snakemake.log[0], snakemake.rule, snakemake.wildcards) as log:
-    try:
-        build_map(
-            MapInputs(
-                field=snakemake.wildcards.field,
-                rgb=Path(snakemake.input.rgb),
-                grid=Path(snakemake.input.grid),
-                filter_mosaics=dict(
-                    zip(snakemake.params.filters, map(Path, snakemake.input.mosaics))
-                ),
-                contam=Path(snakemake.input.contam),
-                redshifts=Path(snakemake.input.redshifts),
-            ),
-            Path(snakemake.output.index).parent,
-            WebMapSettings.from_config(snakemake.params.settings),
-            threads=snakemake.threads,
-        )
-    except WebMapError as error:
-        log.error("%s", error)
-        raise SystemExit(1) from None
+with rule_job(snakemake, WebMapError) as log:
+    build_map(
+        MapInputs(
+            field=snakemake.wildcards.field,
+            rgb=Path(snakemake.input.rgb),
+            grid=Path(snakemake.input.grid),
+            filter_mosaics=dict(zip(snakemake.params.filters, map(Path, snakemake.input.mosaics))),
+            contam=Path(snakemake.input.contam),
+            redshifts=Path(snakemake.input.redshifts),
+        ),
+        Path(snakemake.output.index).parent,
+        WebMapSettings.from_config(snakemake.params.settings),
+        threads=snakemake.threads,
+    )

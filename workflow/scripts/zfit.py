@@ -3,30 +3,25 @@
 snakemake = globals()["snakemake"]  # injected by Snakemake
 
 from wfsspipe.grizli_env import GrizliError, GrizliSettings  # noqa: E402
-from wfsspipe.logs import job_logging, milestone  # noqa: E402
+from wfsspipe.logs import milestone, rule_job  # noqa: E402
 
 settings = snakemake.params.settings
-grizli = GrizliSettings.from_config(settings)
-grizli.prepare_process(blas_threads=1)  # before grizli, jwst or crds are imported
+grizli = GrizliSettings.for_job(settings, blas_threads=1)  # before grizli, jwst or crds
 
 from pathlib import Path  # noqa: E402
 
 from wfsspipe.zfit import ZfitError, ZfitSettings, fit_field  # noqa: E402
 
-with job_logging(snakemake.log[0], snakemake.rule, snakemake.wildcards, stpipe=True) as log:
-    try:
-        result = fit_field(
-            snakemake.wildcards.field,
-            snakemake.input.table,
-            Path(snakemake.output.fits).parent,
-            ZfitSettings.from_config(settings["zfit"]),
-            grizli,
-            threads=snakemake.threads,
-            log_path=snakemake.log[0],
-        )
-    except (GrizliError, ZfitError) as error:
-        log.error("%s", error)
-        raise SystemExit(1) from None
+with rule_job(snakemake, GrizliError, ZfitError, stpipe=True) as log:
+    result = fit_field(
+        snakemake.wildcards.field,
+        snakemake.input.table,
+        Path(snakemake.output.fits).parent,
+        ZfitSettings.from_config(settings["zfit"]),
+        grizli,
+        threads=snakemake.threads,
+        log_path=snakemake.log[0],
+    )
     milestone(
         log,
         "%d sources fitted (%d good redshifts, %d failed) in %.0f s",

@@ -93,6 +93,14 @@ class GrizliSettings:
             "CRDS_READONLY_CACHE": "1",  # jobs never write into the shared cache
         }
 
+    @classmethod
+    def for_job(cls, settings: Mapping[str, Any], blas_threads: int) -> GrizliSettings:
+        """A grizli rule script's first step: the settings of its params, with this process
+        prepared (:meth:`prepare_process`)."""
+        grizli = cls.from_config(settings)
+        grizli.prepare_process(blas_threads)
+        return grizli
+
     def prepare_process(self, blas_threads: int) -> None:
         """Set this process's environment for a grizli job: call it before grizli, jwst or crds
         are first imported (grizli reads ``$GRIZLI``, crds its settings, at import), and give

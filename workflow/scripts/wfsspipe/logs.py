@@ -28,6 +28,7 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 TERMINAL = "wfsspipe_terminal"  # LogRecord attribute: show this INFO line on the terminal
@@ -157,6 +158,23 @@ def job_logging(
         restore_fds()
         terminal.close()
         log_file.close()
+
+
+@contextlib.contextmanager
+def rule_job(
+    snakemake: Any,
+    *expected: type[BaseException],
+    stpipe: bool = False,
+) -> Iterator[logging.Logger]:
+    """A rule script's job: :func:`job_logging` into the rule's log, and an ``expected`` error
+    (the stage's own, whose message says what to do) logged as that message alone and ended
+    with exit status 1, no traceback."""
+    with job_logging(snakemake.log[0], snakemake.rule, snakemake.wildcards, stpipe=stpipe) as log:
+        try:
+            yield log
+        except expected as error:
+            log.error("%s", error)
+            raise SystemExit(1) from None
 
 
 def _redirect_output(log_file) -> tuple:
