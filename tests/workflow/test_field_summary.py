@@ -21,7 +21,7 @@ pytestmark = pytest.mark.workflow
 # crds_sync runs where the config syncs CRDS references (crds.sync).
 OPTIONAL = {"crds_sync"}
 STAGE_RULES = {"download", "stage1", "preprocess", "mosaic_filter", "mosaic", "contam",
-               "extract", "zfit", "provenance", "fitsmap", "field_summary"}  # fmt: skip
+               "extract", "zfit", "provenance", "webmap", "field_summary"}  # fmt: skip
 
 
 def field_of(workdir: Path) -> str:
@@ -34,7 +34,7 @@ def test_fmap_log_is_the_field_summary_naming_every_stage_product(built):
     folder = built / "FIELDS" / field
     text = (folder / "logs" / "fmap.log").read_text()
     for stage in ("stage1", "preprocess", "mosaic", "contam", "extract", "zfit", "provenance",
-                  "fitsmap"):  # fmt: skip
+                  "webmap"):  # fmt: skip
         assert f"\n## {stage}:" in text, stage
     # Every product of the field, by its path relative to the field's folder.
     products = [p.relative_to(folder) for p in (folder / "RATE").glob("*_rate.fits")]
@@ -87,7 +87,7 @@ def test_field_target_relative_and_absolute_need_nothing_on_a_built_field(built)
 def test_forcerun_zfit_with_the_field_target_redoes_zfit_and_what_follows(built):
     field = field_of(built)
     planned = planned_jobs(built, f"FIELDS/{field}/logs/fmap.log", flags=("-R", "zfit"))
-    assert planned == {"zfit": 1, "provenance": 1, "fitsmap": 1, "field_summary": 1}
+    assert planned == {"zfit": 1, "provenance": 1, "webmap": 1, "field_summary": 1}
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from wfsspipe.fields import compute  # noqa: E402
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 UMA, VIR, LEO = (165.0, 56.0), (190.0, 2.0), (150.0, 20.0)
 FIELD_RULES = {"preprocess", "mosaic_filter", "mosaic", "contam", "extract", "zfit",
-               "provenance", "fitsmap", "summary_visits", "field_summary"}  # fmt: skip
+               "provenance", "webmap", "summary_visits", "field_summary"}  # fmt: skip
 SURVEY_RULES = {"summary_catalog", "summary_index", "summary_redshifts", "all"}
 
 

@@ -62,7 +62,7 @@ def test_rerun_does_nothing_and_a_deleted_rate_alone_is_rebuilt(built):
     # The field's grizli products depend on every RATE: they are planned again too.
     planned = planned_jobs(built)
     assert planned["stage1"] == 1 and "download" not in planned
-    downstream = {"preprocess": 1, "mosaic": 1, "contam": 1, "extract": 1, "zfit": 1, "fitsmap": 1}
+    downstream = {"preprocess": 1, "mosaic": 1, "contam": 1, "extract": 1, "zfit": 1, "webmap": 1}
     assert {rule: planned.get(rule) for rule in downstream} == downstream
     snakemake(built, str(rate))
     assert rate.exists()
