@@ -185,8 +185,9 @@ def field_stage_products(field):
         products["extract"] = [LAYOUT.extract_table(field)]
         products["zfit"] = LAYOUT.redshift_results(field)
         products["provenance"] = [LAYOUT.provenance(field)]
-    if webmap_targets(field):
-        products["webmap"] = webmap_targets(field)
+    maps = webmap_targets(field)
+    if maps:
+        products["webmap"] = maps
     return products
 
 

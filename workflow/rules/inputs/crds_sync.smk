@@ -1,5 +1,4 @@
 # crds_sync: the input, param and resource functions of workflow/rules/crds_sync.smk.
-from wfsspipe.crds_sync import stage1_reference_mb
 
 
 def crds_sync_uncals(wildcards):

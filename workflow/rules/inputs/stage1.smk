@@ -1,4 +1,5 @@
 # stage1: the input, param and resource functions of workflow/rules/stage1.smk.
+from wfsspipe.crds_sync import stage1_reference_mb
 from wfsspipe.resources import DEFAULT_UNCAL_MB
 from wfsspipe.resources import stage1_mem_mb as _stage1_mem_mb
 
