@@ -8,6 +8,8 @@ STAMP := $(VENV)/.installed
 WEBMAP_ASSETS := resources/webmap/node_modules/.package-lock.json
 DEMO ?= demo
 CORES ?= 2
+# make test's pytest-xdist workers (tests/conftest.py groups the tests; 1 runs them in one process).
+TEST_WORKERS ?= 2
 
 .PHONY: help venv webmap-assets demo test test-fast lint format clean-demo
 
@@ -38,7 +40,7 @@ demo: $(STAMP) $(WEBMAP_ASSETS)
 	$(BIN)/python resources/scripts/demo.py --output $(DEMO) --cores $(CORES)
 
 test: $(STAMP) $(WEBMAP_ASSETS)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 test-fast: $(STAMP) $(WEBMAP_ASSETS)
 	$(BIN)/python -m pytest -m "not slow and not workflow and not integration"
