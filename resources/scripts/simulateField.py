@@ -41,6 +41,10 @@ def main() -> int:
         help="PA_APER of the revisit minus that of the first visit (degrees)",
     )  # fmt: skip
     parser.add_argument(
+        "--one-over-f-dn", type=float, default=FieldSpec.one_over_f_dn,
+        help="rms (DN) of each group's 1/f stripes; 0 leaves them out",
+    )  # fmt: skip
+    parser.add_argument(
         "--force", action="store_true", help="regenerate even if the field is there"
     )
     args = parser.parse_args()
@@ -55,6 +59,7 @@ def main() -> int:
             no_direct=tuple(f.upper() for f in args.no_direct),
             revisit=tuple(f.upper() for f in args.revisit),
             revisit_dpa=args.revisit_dpa,
+            one_over_f_dn=args.one_over_f_dn,
         )
     except ValueError as error:
         parser.error(str(error))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from wfsssim import crdscache, instrument
+from wfsssim import crdscache, grismconf, instrument
 
 MAX_CACHE_MB = 300.0
 MAS_TOLERANCE = 5.0
@@ -275,6 +275,10 @@ def test_reference_files_are_plausible_datamodels(cache):
     with open_ref("bkg", "F150W", "GR150C") as m:
         assert isinstance(m, dm.WfssBkgModel)
         assert m.meta.instrument.filter == "GR150C" and m.meta.instrument.pupil == "F150W"
+        # the dispersed sky's shape on the detector: the pixel flat times the WFSS sky flat
+        with open_ref("flat", "F150W") as flat:
+            expected = flat.data * grismconf.skyflat_image("GR150C", "F150W")
+        assert np.allclose(m.data, expected, rtol=1e-6)
     with open_ref("photom") as m:
         table = {row["pupil"]: row["photmjsr"] for row in m.phot_table}
         assert table["F150W"] == pytest.approx(crdscache.PHOTMJSR["F150W"], rel=1e-6)

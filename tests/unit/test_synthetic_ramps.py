@@ -146,8 +146,10 @@ def test_write_uncal_content(cache, tmp_path):
         ngroups=10,
         crds_root=root,
         column_jump_row=1000,
+        one_over_f_dn=0.0,  # the white-noise model alone (the stripes have their own test)
     )
     assert truth.column_jump_rows == (1000,) and 4 <= truth.column_jump_group <= 7
+    assert truth.one_over_f_rate is None
     assert 200 < truth.cosmic_rays[0] < 400
     assert not list(tmp_path.glob(".tmp-*"))
 
@@ -192,6 +194,62 @@ def test_write_uncal_content(cache, tmp_path):
     step = np.median(diffs[g - 1, 1000, :]) - np.median(diffs[g - 1, 996:1000, :])
     assert step == pytest.approx(25.0, abs=1.5)
     assert np.median(diffs[g - 1, 1000, :4]) - np.median(diffs[g - 1, 996:1000, :4]) > 20
+
+
+def test_one_over_f_stripes(cache, tmp_path):
+    """The 1/f stripes: constant along each output's rows, 1/f along the columns, half common to
+    the outputs, 2.5 DN rms per group, and their rate as recorded in the truth."""
+    root = cache[0]
+    path = tmp_path / "jw01571001001_02101_00001_nis_uncal.fits"
+    truth = ramps.write_uncal(
+        path, np.full(SHAPE, 0.4, np.float32), IMAGE_META, np.random.default_rng(12),
+        ngroups=7, crds_root=root, cosmic_rays=0, column_jump_dn=0.0,
+    )  # fmt: skip
+    assert truth.one_over_f_dn == ramps.DEFAULT_ONE_OVER_F_DN == 2.5
+    assert truth.one_over_f_rate.shape == (1, 4, 2048)
+    from jwst.datamodels import dqflags
+
+    superbias = fits.getdata(crdscache.reference_path(root, "superbias"), "SCI")
+    dead = (fits.getdata(crdscache.reference_path(root, "mask"), "DQ") & dqflags.pixel["DEAD"]) > 0
+    data = np.ma.array(
+        fits.getdata(path, "SCI")[0] - superbias, mask=np.broadcast_to(dead, (7, *SHAPE))
+    )
+    columns = slice(8, 2040)
+    halves = []  # per group, output, half of the output's rows: mean along the rows per column
+    for out in range(4):
+        rows = data[:, out * 512 + 4 : (out + 1) * 512 - 4]
+        halves.append(
+            [rows[:, :252].mean(axis=1).filled(np.nan), rows[:, 252:].mean(axis=1).filled(np.nan)]
+        )
+    halves = np.array(halves)[..., columns]  # (output, half, group, column)
+    halves -= np.median(halves, axis=-1, keepdims=True)  # bias, drift and sky are per output
+    # the same stripes in both halves of an output: in the first group, where the pixels' noise is
+    # least (read noise and one group of sky: ~0.3 DN in a half-column mean)
+    top, bottom = halves[:, 0, 0].ravel(), halves[:, 1, 0].ravel()
+    assert np.corrcoef(top, bottom)[0, 1] > 0.97
+    stripes = halves.mean(axis=1)  # (output, group, column)
+    assert np.sqrt(np.mean(stripes**2)) == pytest.approx(2.5, rel=0.1)
+    # 1/f: the lowest 1/16 of the frequencies hold far more power than the highest half
+    power = np.abs(np.fft.rfft(stripes, axis=-1)) ** 2
+    freq = np.fft.rfftfreq(stripes.shape[-1])
+    low, high = power[..., (freq > 0) & (freq <= 1 / 16)].sum(), power[..., freq >= 0.25].sum()
+    assert low / high > 3.0  # white noise: 0.25; 1/f: ~7
+    # half of the variance is common to the four outputs
+    pairs = [
+        np.corrcoef(stripes[a].ravel(), stripes[b].ravel())[0, 1]
+        for a in range(4)
+        for b in range(a)
+    ]
+    assert 0.3 < np.mean(pairs) < 0.7
+    # the recorded rate is the stripes' least-squares slope over the groups
+    g = np.arange(7) - 3.0
+    slope = np.tensordot(g, stripes, axes=(0, 1)) / (g @ g) / instrument.group_time()
+    recorded = truth.one_over_f_rate[0][:, columns]
+    recorded = recorded - np.median(recorded, axis=-1, keepdims=True)
+    # (the sky's Poisson noise accumulates along the ramp: ~0.0035 DN/s per column, against
+    # 0.011 DN/s of stripes, hence a correlation of ~0.95)
+    assert np.corrcoef(slope.ravel(), recorded.ravel())[0, 1] > 0.9
+    assert np.std(slope) == pytest.approx(np.std(recorded), rel=0.1)
 
 
 def test_write_uncal_is_deterministic(cache, tmp_path):
@@ -250,6 +308,7 @@ def stage1_products(cache, tmp_path_factory):
             np.random.default_rng(seed),
             ngroups=7,
             crds_root=root,
+            one_over_f_dn=0.0,  # white noise only: Detector1 runs without clean_flicker_noise
         )
         result = stage1.run_detector1(truth.path, out / f"{name}_rate.fits")
         products[meta["EXP_TYPE"]] = (rate, truth, result)

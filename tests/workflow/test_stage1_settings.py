@@ -41,9 +41,20 @@ def test_config_mapping_to_step_parameters():
     }
     assert settings.step_parameters() == {
         "jump": {"rejection_threshold": 5.0},
-        "clean_flicker_noise": {"skip": False},
+        "clean_flicker_noise": {
+            "skip": False,
+            "fit_by_channel": True,
+            "n_sigma": 3.0,
+            "apply_flat_field": True,
+        },
         "persistence": {"skip": True},
     }
+    # grism exposures too, their fit flat-fielded by the file given (their CRDS bkg reference)
+    wfss = settings.step_parameters("NIS_WFSS", "/cache/jwst_niriss_bkg_9005.fits")
+    assert wfss["clean_flicker_noise"]["override_flat"] == "/cache/jwst_niriss_bkg_9005.fits"
+    direct_only = Stage1Settings(one_over_f_exp_types=("NIS_IMAGE",))
+    assert "clean_flicker_noise" not in direct_only.step_parameters("NIS_WFSS")
+    assert "clean_flicker_noise" not in Stage1Settings(one_over_f=False).step_parameters()
 
 
 def test_one_over_f_and_skipped_steps_reach_jwst(synthetic_field, tmp_path):

@@ -87,7 +87,7 @@ from astropy.io import fits
 
 from wfsspipe.atomic import atomic_path, write_text
 
-from . import instrument, render
+from . import grismconf, instrument, render
 
 log = logging.getLogger(__name__)
 
@@ -742,10 +742,12 @@ def _reference_writers(det: _Detector, filters: Sequence[str], dark_ngroups: int
 
     def bkg_writer(grism, pupil):
         def bkg(path):
-            # Uniform dispersed sky times the pixel flat (real NIRISS wfssbkg files include the
-            # flat; grizli divides it out again in prep.get_jwst_wfssbkg_file).
+            # The dispersed sky's shape (the grism configuration's WFSS sky flat, which the
+            # renderer puts on the sky) times the pixel flat, as real NIRISS wfssbkg files hold
+            # it (grizli divides the flat out again in prep.get_jwst_wfssbkg_file).
+            shape = det.flat(pupil) * grismconf.skyflat_image(grism, pupil)
             model = dm.WfssBkgModel(
-                data=det.flat(pupil), err=np.zeros(det.shape, np.float32), dq=zeros_dq
+                data=shape.astype(np.float32), err=np.zeros(det.shape, np.float32), dq=zeros_dq
             )
             # grizli reads FILTER and PUPIL from this header
             _set_meta(

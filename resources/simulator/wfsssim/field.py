@@ -43,7 +43,8 @@ log = logging.getLogger(__name__)
 PROGRAM = "09999"  # not a real JWST program: synthetic names can never collide with MAST's
 PROPOSAL_ID = "9999"
 MANIFEST = "manifest.json"
-MANIFEST_VERSION = 2  # 2: the CRDS context has pars-* files (a reused older field is rebuilt)
+# 2: the CRDS context has pars-* files; 3: the ramps carry 1/f stripes (an older field is rebuilt)
+MANIFEST_VERSION = 3
 # Dither of the second direct image (arcsec along detector x, y): a few pixels, as in APT.
 DITHER_ARCSEC = (0.46, 0.33)
 # The second orient's visit starts this long after the first. grizli's combine_same_pa groups by
@@ -75,6 +76,8 @@ class FieldSpec:
     # Filters observed again at pa_aper + revisit_dpa (a second orient).
     revisit: tuple[str, ...] = ()
     revisit_dpa: float = 90.0
+    # rms (DN) of each group's 1/f stripes (wfsssim.ramps); 0 leaves them out.
+    one_over_f_dn: float = ramps.DEFAULT_ONE_OVER_F_DN
 
     def __post_init__(self):
         unknown = set(self.filters) - set(crdscache.BLOCKING_FILTERS)
@@ -96,6 +99,8 @@ class FieldSpec:
             )
         if not 1.0 <= abs(self.revisit_dpa) % 360.0 <= 359.0:
             raise ValueError(f"revisit_dpa must turn the field (>= 1 deg), got {self.revisit_dpa}")
+        if not 0.0 <= self.one_over_f_dn <= 100.0:
+            raise ValueError(f"one_over_f_dn must be 0 ... 100 DN, got {self.one_over_f_dn}")
         if self.ngroups < 7:
             raise ValueError(
                 f"ngroups must be >= 7 (columnjump does nothing at <= 6), got {self.ngroups}"
@@ -229,6 +234,7 @@ def simulate_field(output: str | Path, spec: FieldSpec = FieldSpec(), force: boo
             _rng(spec.seed, 100 + number),
             ngroups=spec.ngroups,
             crds_root=output / "crds_cache",
+            one_over_f_dn=spec.one_over_f_dn,
         )
         exposure.s_region = footprint(exposure)
         exposure.size = path.stat().st_size
@@ -236,7 +242,7 @@ def simulate_field(output: str | Path, spec: FieldSpec = FieldSpec(), force: boo
         exposure.column_jump_group = injected.column_jump_group
         exposure.cosmic_rays = int(sum(injected.cosmic_rays))
         with atomic_path(output / "rates" / f"{exposure.obs_id}_truth_rate.fits") as tmp:
-            _write_rate(tmp, rate, meta)
+            _write_rate(tmp, rate, meta, injected.one_over_f_rate)
         log.info(
             "wrote %s (%s %s/%s, %.0f MB)",
             path.name,
@@ -269,16 +275,19 @@ def asdict_exposure(exposure: PlannedExposure) -> dict:
     }
 
 
-def _write_rate(path: Path, rate: np.ndarray, meta: dict) -> None:
-    """The injected (noise-free) count rate, kept so tests can compare Stage 1 with the truth."""
+def _write_rate(path: Path, rate: np.ndarray, meta: dict, stripes=None) -> None:
+    """The injected (noise-free) count rate, kept so tests can compare Stage 1 with the truth,
+    and in ``ONEOVERF`` the injected 1/f stripes' rate (outputs x columns, DN/s; first
+    integration), what a 1/f correction should remove."""
     from astropy.io import fits
 
     header = fits.Header()
     for key in ("OBS_ID", "FILTER", "PUPIL", "EXP_TYPE", "BUNIT"):
         header[key] = meta[key]
-    fits.HDUList(
-        [fits.PrimaryHDU(header=header), fits.ImageHDU(rate.astype(np.float32), name="SCI")]
-    ).writeto(path, overwrite=True)
+    hdus = [fits.PrimaryHDU(header=header), fits.ImageHDU(rate.astype(np.float32), name="SCI")]
+    if stripes is not None:
+        hdus.append(fits.ImageHDU(np.asarray(stripes[0], np.float32), name="ONEOVERF"))
+    fits.HDUList(hdus).writeto(path, overwrite=True)
 
 
 def write_table(planned: list[PlannedExposure], path: Path, observations: bool) -> None:

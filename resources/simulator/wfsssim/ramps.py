@@ -22,6 +22,15 @@ reset):
   reference (``corrected = raw + c2 raw**2``), plus the superbias, a per-output bias offset and
   per-group drift (removed by refpix), and read noise of ``readnoise / sqrt(2 * NFRAMES)`` per group
   (the jwst readnoise reference is CDS noise; averaging 4 frames of noise ``rn/sqrt(2)`` each).
+* 1/f (flicker) noise of the readout electronics, drawn afresh for every group: each output reads
+  its 512 DMS rows along the fast axis (DMS y) one DMS column at a time, so noise slower than one
+  column's read is an offset constant along y within an output and varying from column to column
+  (vertical stripes in DMS orientation, what jwst ``clean_flicker_noise`` fits by channel). Per
+  group and output, the offsets along x are a random series with a 1/f power spectrum (0 at zero
+  frequency, where refpix's drift is), half common to the four outputs and half their own, scaled
+  to ``one_over_f_dn`` rms (DN), on every pixel of the column, reference pixels included.
+  :attr:`RampTruth.one_over_f_rate` is their effect on the rate (the least-squares slope of each
+  output-column's offsets over the groups, DN/s), the stripes a correction should remove.
 * Reference pixels (4-pixel frame) and dead pixels collect no charge.
 * One column jump: a whole detector column (a DMS *row*: NIRISS DMS frame is the detector frame
   rotated 180 deg and transposed) steps by ``column_jump_dn`` from group ``column_jump_group`` on,
@@ -66,6 +75,10 @@ DEFAULT_COSMIC_RAYS = 300  # mean hits per integration
 DEFAULT_COLUMN_JUMP_DN = 25.0
 BIAS_OFFSET_DN = 8.0  # per-output offset of each integration (refpix removes it)
 BIAS_DRIFT_DN = 1.5  # per-output, per-group drift (refpix removes it)
+# rms (DN) of the 1/f stripes of one group (offsets along x, one per output and column). At the
+# tests' 7 groups this puts 0.012 DN/s rms stripes on the rate, ~40% of a sky pixel's noise: plain
+# in a column median, below the pixel noise (as in NIRISS WFSS rate images).
+DEFAULT_ONE_OVER_F_DN = 2.5
 
 
 @dataclass(frozen=True)
@@ -80,6 +93,9 @@ class RampTruth:
     column_jump_dn: float
     cosmic_rays: tuple[int, ...]  # hits per integration
     elapsed_s: float
+    one_over_f_dn: float = 0.0
+    # (nints, 4 outputs, 2048 DMS columns): the stripes' slope per output and column (DN/s)
+    one_over_f_rate: np.ndarray | None = None
 
 
 def _lookup(meta: Mapping[str, Any], *names: str, default: Any = ...) -> Any:
@@ -345,6 +361,31 @@ def _cosmic_rays(rng, count, ngroups, nframes, sensitive):
     return np.concatenate(idx), np.concatenate(q), np.concatenate(f)
 
 
+def one_over_f_offsets(rng, rms_dn: float, ncolumns: int = 2048, noutputs: int = 4) -> np.ndarray:
+    """(noutputs, ncolumns) offsets (DN) of one group: a 1/f series along the slow axis per output,
+    half of its variance common to the outputs, rms ``rms_dn`` over the whole array."""
+    freq = np.fft.rfftfreq(ncolumns)
+    amplitude = np.zeros_like(freq)
+    amplitude[1:] = freq[1:] ** -0.5  # power ~ 1/f; none at f = 0 (a per-group constant is drift)
+
+    def series(count):
+        spectrum = amplitude * (
+            rng.standard_normal((count, freq.size)) + 1j * rng.standard_normal((count, freq.size))
+        )
+        return np.fft.irfft(spectrum, n=ncolumns, axis=-1)
+
+    offsets = np.sqrt(0.5) * (series(1) + series(noutputs))
+    return (offsets * (rms_dn / offsets.std())).astype(np.float32)
+
+
+def _slopes(values: np.ndarray, tgroup: float) -> np.ndarray:
+    """Least-squares slope (per s) along axis 0 of values taken at groups 0, 1, ... (unweighted,
+    as ramp_fit weights read-noise-limited sky pixels)."""
+    g = np.arange(values.shape[0], dtype=np.float64)
+    g -= g.mean()
+    return np.tensordot(g, values, axes=(0, 0)) / (g @ g) / tgroup
+
+
 def _reproducible_level1b(dm):
     """``Level1bModel`` whose DATE is the exposure's end, not the wall clock: same seed, same bytes.
 
@@ -387,6 +428,7 @@ def write_uncal(
     column_jump_dn: float = DEFAULT_COLUMN_JUMP_DN,
     column_jump_row: int | None = None,
     column_jump_group: int | None = None,
+    one_over_f_dn: float = DEFAULT_ONE_OVER_F_DN,
 ) -> RampTruth:
     """Write a full-frame NIS UNCAL file (``Level1bModel``, uint16 ramps) atomically.
 
@@ -394,7 +436,8 @@ def write_uncal(
     values in the reference-pixel frame and NaNs are ignored. ``meta``: see
     :func:`uncal_metadata`. ``crds_root``: the synthetic CRDS cache whose references the ramps
     are built from. ``column_jump_row``/``group`` default to random choices (the group within the
-    range columnjump searches); ``column_jump_dn=0`` disables the jump.
+    range columnjump searches); ``column_jump_dn=0`` disables the jump; ``one_over_f_dn=0``
+    the 1/f stripes.
     """
     from stdatamodels.jwst import datamodels as dm
 
@@ -431,6 +474,8 @@ def write_uncal(
 
     data = np.empty((nints, ngroups, *shape), dtype=np.uint16)
     hits_per_int = []
+    noutputs = shape[0] // instrument.AMPLIFIER_ROWS
+    stripe_rates = np.zeros((nints, noutputs, shape[1]), dtype=np.float32)
     for integ in range(nints):
         ncr = int(rng.poisson(cosmic_rays)) if cosmic_rays > 0 else 0
         cr_idx, cr_q, cr_frame = _cosmic_rays(rng, ncr, ngroups, nframes, sensitive)
@@ -438,6 +483,7 @@ def write_uncal(
         bias_offset = rng.normal(0.0, BIAS_OFFSET_DN, 4)
         drift = rng.normal(0.0, BIAS_DRIFT_DN, (ngroups, 4))
         charge = np.zeros(shape, dtype=np.float64)  # electrons at the end of the previous group
+        stripes = np.zeros((ngroups, noutputs, shape[1]), dtype=np.float32)
         for g in range(ngroups):
             arrived = rng.poisson(electrons_per_group).astype(np.float64)
             z = rng.standard_normal(shape, dtype=np.float32)
@@ -454,10 +500,14 @@ def write_uncal(
             raw += refs.superbias
             raw += read_sigma * rng.standard_normal(shape, dtype=np.float32)
             raw += (bias_offset + drift[g])[amp_of_row][:, None].astype(np.float32)
+            if one_over_f_dn:
+                stripes[g] = one_over_f_offsets(rng, one_over_f_dn, shape[1], noutputs)
+                raw += stripes[g][amp_of_row]
             if column_jump_dn and g >= column_jump_group:
                 raw[column_jump_row, :] += np.float32(column_jump_dn)
             np.clip(np.rint(raw), 0, 65535, out=raw)
             data[integ, g] = raw.astype(np.uint16)
+        stripe_rates[integ] = _slopes(stripes, instrument.group_time())
     model = _reproducible_level1b(dm)(data=data)
     model.creation_date = Time(attributes["exposure.end_time"], format="mjd", scale="utc").isot
     set_metadata(model, attributes)
@@ -476,4 +526,6 @@ def write_uncal(
         column_jump_dn=float(column_jump_dn),
         cosmic_rays=tuple(hits_per_int),
         elapsed_s=elapsed,
+        one_over_f_dn=float(one_over_f_dn),
+        one_over_f_rate=stripe_rates if one_over_f_dn else None,
     )
