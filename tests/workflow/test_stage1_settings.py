@@ -84,3 +84,51 @@ def test_truncated_uncal_is_refused_with_advice(synthetic_field, tmp_path):
     with pytest.raises(Stage1Error, match=r"structure ends .* delete it and rerun"):
         run_stage1(broken, tmp_path / "out_rate.fits", Stage1Settings())
     assert not (tmp_path / "out_rate.fits").exists()
+
+
+MISSING_BKG_JOB = """
+import os, sys
+sys.path.insert(0, {scripts!r})
+from wfsspipe.crds_sync import job_environment
+os.environ.update(job_environment({cache!r}, "jwst_9000.pmap"))
+from wfsspipe.stage1_job import Stage1Error, Stage1Settings, one_over_f_flat
+settings = Stage1Settings()
+from pathlib import Path
+print("FOUND", Path(one_over_f_flat(Path({uncal!r}), "NIS_WFSS", settings)).name)
+os.remove({bkg!r})
+try:
+    one_over_f_flat(Path({uncal!r}), "NIS_WFSS", settings)
+except Stage1Error as error:
+    print("ERROR", error)
+"""
+
+
+def test_a_grism_exposure_without_its_wfss_background_is_refused_with_advice(
+    synthetic_field, tmp_path
+):
+    """A WFSS exposure's 1/f fit is flat-fielded by its CRDS bkg reference; when the cache lacks
+    it, Stage 1 says which exposure and what to do, before Detector1 starts."""
+    from astropy.io import fits
+    from wfsssim import crdscache
+
+    uncal = next(
+        p for p in sorted((synthetic_field / "archive").glob("*_uncal.fits"))
+        if fits.getval(p, "EXP_TYPE") == "NIS_WFSS"
+    )  # fmt: skip
+    header = fits.getheader(uncal)
+    name = crdscache.reference_name("bkg", header["PUPIL"], header["FILTER"])
+    cache = tmp_path / "crds_cache"
+    subprocess.run(["cp", "-al", str(synthetic_field / "crds_cache"), str(cache)], check=True)
+    (bkg,) = cache.rglob(name)
+    bkg.unlink()  # a copy of the link, so the shared cache keeps its file
+    bkg.write_bytes((synthetic_field / "crds_cache" / bkg.relative_to(cache)).read_bytes())
+    code = MISSING_BKG_JOB.format(
+        scripts=str(ROOT / "workflow/scripts"), cache=str(cache), uncal=str(uncal), bkg=str(bkg)
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"FOUND {name}" in result.stdout
+    error = result.stdout.split("ERROR ", 1)[1]
+    assert uncal.name in error and "no WFSS background reference (bkg)" in error
+    assert "crds.sync: true" in error and "one_over_f_wfss_flat: flat" in error
+    assert (synthetic_field / "crds_cache" / bkg.relative_to(cache)).is_file()
