@@ -277,10 +277,13 @@ def test_photometry_recovers_the_injected_magnitudes(built, synthetic_field):
         # 0.1-0.3 mag errors, moves by 0.03 with the noise realisation alone).
         weights = 1.0 / mag_error**2
         assert abs(np.sum(weights * delta) / np.sum(weights)) < 0.03, filt
-        # 4 sigma: SEP's errors ignore the noise correlation of a drizzled mosaic (pixfrac 0.75
-        # of a 0.066" pixel onto 0.04"), which underestimates them by about 1.3x; with 18
-        # sources in two filters a 3-sigma bound fails by chance (F150W: one source at 3.5).
-        assert np.all(np.abs(delta) < np.maximum(MAG_TOLERANCE, 4 * mag_error)), (filt, delta)
+        # 5 sigma: SEP's errors ignore the noise correlation of a drizzled mosaic (pixfrac 0.75
+        # of a 0.066" pixel onto 0.04"), which underestimates them by about 1.3x, and the
+        # stripes the 1/f correction leaves (its own column-median noise, coherent along each
+        # column: about +35% to the variance of a 4" aperture, bench/RESULTS.md "1/f"); with 18
+        # sources in two filters a 3-sigma bound failed by chance (F150W: one source at 3.5),
+        # a 4-sigma one with the 1/f stripes (F200W: a 23.7 mag source at 4.1).
+        assert np.all(np.abs(delta) < np.maximum(MAG_TOLERANCE, 5 * mag_error)), (filt, delta)
 
 
 def test_rgb_image_shows_the_field(built):
