@@ -264,6 +264,26 @@ def test_write_uncal_is_deterministic(cache, tmp_path):
     assert not np.array_equal(first, other)
 
 
+def test_stripes_leave_the_other_noise_alone(cache, tmp_path):
+    """Same seed with and without 1/f: the ramps differ by the stripes alone (a constant per
+    output and column, to the rounding to whole DN)."""
+    root = cache[0]
+    rate = scene_rate(4, nsources=20)
+    ramps_of = {}
+    for dn in (0.0, 2.5):
+        path = tmp_path / f"jw01571001001_02101_00001_nis_{dn}_uncal.fits"
+        meta = {**IMAGE_META, "OBS_ID": "jw01571001001_02101_00001_nis"}
+        ramps.write_uncal(
+            path, rate, meta, np.random.default_rng(9), ngroups=2, crds_root=root, one_over_f_dn=dn
+        )
+        ramps_of[dn] = fits.getdata(path, "SCI")[0].astype(np.float64)
+    difference = ramps_of[2.5] - ramps_of[0.0]
+    per_column = difference.reshape(2, 4, 512, 2048).mean(axis=2, keepdims=True)
+    assert np.sqrt(np.mean(per_column**2)) == pytest.approx(2.5, rel=0.15)
+    residual = difference.reshape(2, 4, 512, 2048) - per_column
+    assert np.abs(residual).max() <= 1.5 and residual.std() < 0.6  # rounding (and clipping) only
+
+
 def test_write_uncal_rejects_bad_input(cache, tmp_path):
     with pytest.raises(ValueError, match="shape"):
         ramps.write_uncal(

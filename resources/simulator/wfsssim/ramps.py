@@ -40,7 +40,8 @@ reset):
   of ``n`` (its one-break model is offset by one group), so ``S/(n-j+1)`` remains.
 * Values are rounded and clipped to 0..65535 (uint16).
 
-Everything is drawn from the ``rng`` passed in, in a fixed order: same seed, same ramps.
+Everything is drawn from the ``rng`` passed in, in a fixed order, the 1/f stripes from a child of
+it: same seed, same ramps, and the same other noise with or without the stripes.
 """
 
 from __future__ import annotations
@@ -474,6 +475,9 @@ def write_uncal(
 
     data = np.empty((nints, ngroups, *shape), dtype=np.uint16)
     hits_per_int = []
+    # The stripes have their own generator (a child of ``rng``'s seed, which does not advance
+    # ``rng``): every other draw is the same with or without them.
+    (stripe_rng,) = rng.spawn(1)
     noutputs = shape[0] // instrument.AMPLIFIER_ROWS
     stripe_rates = np.zeros((nints, noutputs, shape[1]), dtype=np.float32)
     for integ in range(nints):
@@ -501,7 +505,7 @@ def write_uncal(
             raw += read_sigma * rng.standard_normal(shape, dtype=np.float32)
             raw += (bias_offset + drift[g])[amp_of_row][:, None].astype(np.float32)
             if one_over_f_dn:
-                stripes[g] = one_over_f_offsets(rng, one_over_f_dn, shape[1], noutputs)
+                stripes[g] = one_over_f_offsets(stripe_rng, one_over_f_dn, shape[1], noutputs)
                 raw += stripes[g][amp_of_row]
             if column_jump_dn and g >= column_jump_group:
                 raw[column_jump_row, :] += np.float32(column_jump_dn)
