@@ -38,7 +38,6 @@ BUILD_FIXTURES = {"built", "workdir"}
 BUILD_MODULES = frozenset({
     "tests/integration/test_browser.py",
     "tests/integration/test_interrupt_grizli.py",
-    "tests/integration/test_slurm.py",
     "tests/workflow/test_field_summary.py",
     "tests/workflow/test_grizli_stages.py",
     "tests/workflow/test_mixed_filters.py",

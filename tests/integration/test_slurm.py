@@ -5,7 +5,8 @@ two exposures of the synthetic field through sbatch, and checks from SLURM's own
 (jobcomp/filetxt) that the jobs ran there with the memory, CPUs and time limit the rules and the
 profile ask for; one exposure is given too little memory on purpose (config stage1.mem_factor),
 is killed by SLURM, and its retry comes back with 50% more memory and succeeds. The products
-equal those of the local session build (``built``).
+equal those of a local run of the same exposures (its own, not the session build's: this module
+then runs beside the build instead of after it, on the other pytest-xdist worker).
 """
 
 from __future__ import annotations
@@ -76,9 +77,7 @@ def slurm_jobs(workdir: Path, exposure: str) -> list[int]:
     return sorted(int(p.stem) for p in logs.rglob("*.log") if exposure in str(p))
 
 
-def test_stage1_through_slurm_with_an_oom_retry(
-    slurm, synthetic_field, archive_server, built, tmp_path
-):
+def test_stage1_through_slurm_with_an_oom_retry(slurm, synthetic_field, archive_server, tmp_path):
     state, env = slurm
     workdir = make_workdir(tmp_path / "slurm-run", synthetic_field, archive_server)
     rows = yaml.safe_load((workdir / "config.yaml").read_text())
@@ -130,12 +129,15 @@ def test_stage1_through_slurm_with_an_oom_retry(
     killed_log = (workdir / ".snakemake" / "slurm_logs" / "rule_stage1").rglob(f"{attempts[0]}.log")
     assert "exceeded memory limit" in next(killed_log).read_text()
 
-    # Same products as a local run of the same exposures: the session build's (Stage 1 is
-    # deterministic given the UNCAL and references; tests/integration/test_interrupts.py).
+    # Same products as a local run of the same exposures (Stage 1 is deterministic given the
+    # UNCAL and references; tests/integration/test_interrupts.py).
+    local = make_workdir(tmp_path / "local-run", synthetic_field, archive_server)
     local_rates = [
-        built / "FIELDS" / r["field"] / "RATE" / f"{r['obs_id']}_rate.fits"
+        local / "FIELDS" / r["field"] / "RATE" / f"{r['obs_id']}_rate.fits"
         for r in (normal, starved)
     ]
+    done = run(local, env, "--cores", "2", "--", *local_rates)
+    assert done.returncode == 0, done.stderr[-4000:]
     for slurm_rate, local_rate in zip(rate.values(), local_rates):
         for extension in ("SCI", "ERR", "DQ"):
             assert np.array_equal(
