@@ -95,6 +95,45 @@ def test_visit_table_lists_every_exposure_with_its_alignment(built):
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
 
 
+def test_a_direct_visit_is_processed_once_for_all_its_grism_visits(built):
+    """Each direct visit goes through grizli once, whatever the number of its grism visits; the
+    exposures of every grism visit still get its tweak and absolute alignment. Here both grism
+    exposures at a dither start from the same pipeline WCS, so they must end with the same WCS:
+    one that missed the direct visit's tweak would differ by it (~0.01 pixel)."""
+    field = field_of(built)
+    prep = built / "FIELDS" / field / "Prep"
+    visits = read_visits(prep / f"{field}_visits.ecsv")
+    grism = visits[visits["kind"] == "grism"]
+    log = (built / "FIELDS" / field / "logs" / "preprocess.log").read_text()
+    direct_visits = set(grism["direct_visit"])
+    assert len(set(grism["visit"])) == 2 * len(direct_visits)  # two grisms per direct visit
+    calls = {
+        line for line in log.splitlines() if line.startswith("prep.process_direct_grism_visit(")
+    }
+    assert len(calls) == len(direct_visits)  # grizli logs each call's arguments (twice)
+    for direct_visit in direct_visits:
+        assert f"{direct_visit}: processed once for its 2 grism visits" in log
+
+    def wcs(path: Path, key: str = "") -> dict:
+        """The exposure's WCS: "" as prepared, "A" as the pipeline made it (drizzlepac archives
+        it), "B" after the tweak ("SHIFT")."""
+        header = fits.getheader(path, "SCI")
+        names = ("CRVAL1", "CRVAL2", "CRPIX1", "CRPIX2", "CD1_1", "CD1_2", "CD2_1", "CD2_2")
+        return {name: header.get(name + key) for name in names}
+
+    for direct_visit in direct_visits:
+        lines = (prep / f"{direct_visit}_shifts.log").read_text().splitlines()
+        matches = [line.split("=", 1)[1] for line in lines if line.startswith("# match[")]
+        shared = [m for m in matches if m.count("_rate.fits") == 2]
+        assert shared, f"{direct_visit}: no direct exposure paired with both grism exposures"
+        for match in shared:
+            first, second = (prep / name.strip(" []'\"") for name in match.split(","))
+            assert wcs(first, "A") == wcs(second, "A")  # the same pipeline WCS to begin with
+            assert wcs(first, "B") == wcs(second, "B"), f"{second.name} missed the tweak"
+            assert wcs(first) == wcs(second), f"{second.name}: not the same alignment"
+            assert wcs(first, "B") != wcs(first, "A") and wcs(first) != wcs(first, "B")
+
+
 def test_prepared_exposures_are_flat_fielded_and_sky_subtracted(built):
     field = field_of(built)
     prep = built / "FIELDS" / field / "Prep"

@@ -24,8 +24,14 @@ The steps are grizli's own functions (1.14.3), run inside :func:`wfsspipe.grizli
    data keep the sky and ``utils.drizzle_from_visit`` subtracts both), then the direct solution
    copied to the grism exposures (``match_direct_grism_wcs``) and the **WFSS sky** subtracted
    (``visit_grism_sky``: the CRDS/GRIZLI sky flat scaled per exposure, plus column averages).
-   A direct visit is processed again for its second grism (grizli's ``skip_direct=True`` path
-   reads ``isJWST`` before assigning it, so it cannot be used for JWST); the result is the same.
+   A direct visit is processed **once**, with its first grism visit; its other grism visits
+   (the second grism, a borrowing filter's) get only the grism half
+   (:func:`_grism_on_aligned_direct`: what grizli's ``skip_direct=True`` would do, had that path
+   not read ``isJWST`` before assigning it), and their exposures are copied beforehand and
+   paired with the direct exposures during its tweak (:func:`_tweak_shared_with`) so that they
+   get the same relative shifts. The prepared exposures are bit-identical to processing the
+   direct visit again for each grism visit, as grizli's ``auto_script`` does, which cost about
+   a minute per extra grism visit (bench/RESULTS.md, "preprocess").
    Direct visits without grism are processed alone; grism visits without any direct visit are
    only sky-subtracted (their WCS stays the pipeline's). With ``combine_same_pa`` grizli names
    a visit ``jw{observation}-nis-{filter}-{element}`` (e.g. ``jw001-nis-f150w-clear``: its key
@@ -59,6 +65,7 @@ losslessly (:mod:`wfsspipe.storage`); mosaic and contam read them as before.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -303,23 +310,49 @@ def _process(session, field_name, raw, out, settings, grizli, threads) -> Prepro
         return alignment[direct["product"]]["radec"]
 
     processed_direct: set[str] = set()
-    progress = Progress(log, "direct+grism visit pairs aligned and sky-subtracted", len(groups))
+    by_direct: dict[str, tuple[Mapping, list[Mapping]]] = {}  # grizli's order, per direct visit
     for group in groups:
-        direct, grism = group["direct"], group["grism"]
+        by_direct.setdefault(group["direct"]["product"], (group["direct"], []))[1].append(
+            group["grism"]
+        )
+    progress = Progress(log, "direct+grism visit pairs aligned and sky-subtracted", len(groups))
+    for direct, grisms in by_direct.values():
         radec = align_catalog(direct)
-        with session.step(
-            f"visits {direct['product']} + {grism['product']} ({', '.join(direct['files'] + grism['files'])})",
-            "processing the direct/grism visit",
+        arguments = settings.visit_arguments(threads, grizli.pure_parallel_wcs)
+        first, others = grisms[0], grisms[1:]
+        for grism in others:  # fresh copies first: the direct visit's tweak reaches them too
+            for name in grism["files"]:
+                with session.step(name, "copying a grism exposure for its visit"):
+                    prep.fresh_flt_file(
+                        name, oneoverf_correction=False, use_skyflats=arguments["use_skyflats"]
+                    )  # as process_direct_grism_visit copies its grism exposures
+        shared = [name for grism in others for name in grism["files"]]
+        with (
+            session.step(
+                f"visits {direct['product']} + {first['product']} ({', '.join(direct['files'] + first['files'])})",
+                "processing the direct/grism visit",
+            ),
+            _tweak_shared_with(prep, shared),
         ):
-            prep.process_direct_grism_visit(
-                direct=direct,
-                grism=grism,
-                radec=radec,
-                **settings.visit_arguments(threads, grizli.pure_parallel_wcs),
-            )
+            prep.process_direct_grism_visit(direct=direct, grism=first, radec=radec, **arguments)
         processed_direct.add(direct["product"])
-        direct_of[grism["product"]] = direct["product"]
-        progress.advance(f"{direct['product']} + {grism['product']}")
+        direct_of[first["product"]] = direct["product"]
+        progress.advance(f"{direct['product']} + {first['product']}")
+        if others:
+            log.info(
+                "%s: processed once for its %d grism visits (%s)",
+                direct["product"],
+                len(grisms),
+                ", ".join(grism["product"] for grism in grisms),
+            )
+        for grism in others:
+            with session.step(
+                f"visit {grism['product']} ({', '.join(grism['files'])}) on {direct['product']}",
+                "processing a grism visit on its aligned direct visit",
+            ):
+                _grism_on_aligned_direct(direct, grism, arguments)
+            direct_of[grism["product"]] = direct["product"]
+            progress.advance(f"{direct['product']} + {grism['product']}")
 
     for visit in visits:
         product = visit["product"]
@@ -439,6 +472,98 @@ def _alignment_result(out: Path, product: str) -> dict[str, Any]:
     if n < 3:
         result["status"] = "too few matches: WCS not changed"
     return result
+
+
+@contextlib.contextmanager
+def _tweak_shared_with(prep, files: Sequence[str]):
+    """While a direct visit is processed with its first grism visit, its relative (tweak)
+    alignment also reaches the exposures of its other grism visits.
+
+    grizli applies each direct exposure's tweak shifts to the grism exposures that
+    ``prep.find_direct_grism_pairs`` pairs with it (same pointing), and only to those of the grism
+    visit it was given; with the other visits' exposures added to the pairing (each grism
+    exposure is paired on its own), they get the same shifts, in the same order, as when the
+    direct visit is processed again for them."""
+    if not files:
+        yield
+        return
+    original = prep.find_direct_grism_pairs
+
+    def pairs(direct={}, grism={}, *args, **kwargs):  # noqa: B006 (grizli's signature)
+        if "files" in grism:
+            grism = {**grism, "files": [*grism["files"], *files]}
+        return original(direct, grism, *args, **kwargs)
+
+    prep.find_direct_grism_pairs = pairs
+    try:
+        yield
+    finally:
+        prep.find_direct_grism_pairs = original
+
+
+def _grism_on_aligned_direct(direct: Mapping, grism: Mapping, arguments: Mapping) -> None:
+    """The grism half of ``prep.process_direct_grism_visit`` (grizli 1.14.3, a JWST visit) for a
+    grism visit whose direct visit is already processed and whose exposures were copied and
+    tweaked with it (:func:`_tweak_shared_with`): what grizli's ``skip_direct=True`` would do
+    if it worked for JWST. WCS from the direct visit's alignment, CR flags, WFSS sky, DFILTER."""
+    import inspect
+
+    from astropy.io import fits
+    from drizzlepac.astrodrizzle import AstroDrizzle
+    from grizli import jwst_utils, prep
+
+    signature = inspect.signature(prep.process_direct_grism_visit).parameters
+    arguments = {name: param.default for name, param in signature.items()} | dict(arguments)
+    files, product = list(grism["files"]), grism["product"]
+
+    def keywords(jwst: bool) -> None:  # grizli's JWST <-> pseudo-HST primary keywords
+        for name in files:
+            jwst_utils.set_jwst_to_hst_keywords(name, reset=jwst)
+
+    if arguments["run_tweak_align"] and arguments["tweak_mosaic_iters"] > 0:
+        keywords(jwst=False)  # the state grizli leaves its grism visit in after the tweak
+    prep.match_direct_grism_wcs(direct=direct, grism=grism, get_fresh_flt=False)
+    if arguments["snowball_kwargs"] is not None:
+        prep.mask_snowballs(grism, **arguments["snowball_kwargs"])
+    for name in files:
+        with fits.open(name, mode="update") as hdul:
+            hdul[3].data = hdul[3].data.astype(np.int16)
+    keywords(jwst=False)
+    several = len(files) > 1  # CR rejection needs more than one exposure
+    drizzle = dict(
+        output=product, preserve=False, skysub=True, clean=True, context=False, coeffs=True,
+        driz_separate=several, driz_sep_wcs=several, median=several, blot=several,
+        driz_cr=several, driz_cr_corr=False, driz_cr_snr="8.0 5.0", driz_cr_scale="2.5 0.7",
+        driz_combine=True, final_bits=arguments["drizzle_params"].get("bits", 4),
+        resetbits=4096, build=False, final_wht_type="IVM", gain="-99", rdnoise="-99",
+        static=arguments["static_mask"],
+    )  # fmt: skip
+    AstroDrizzle(files, **drizzle)  # flags CRs in the exposures' DQ
+    keywords(jwst=True)
+    prep.visit_grism_sky(
+        grism=grism,
+        apply=True,
+        sky_iter=arguments["sky_iter"],
+        column_average=arguments["column_average"],
+        verbose=True,
+        ext=1,
+        iter_atol=arguments["iter_atol"],
+        skip_nircam=arguments["skip_nircam_grism_sky"],
+    )
+    skyfile = Path(f"{product}.skyfile")  # the sky is subtracted: drizzle with none
+    skyfile.write_text("".join(f"{name} 0.0\n" for name in files))
+    keywords(jwst=False)
+    AstroDrizzle(
+        files,
+        skyfile=str(skyfile),
+        driz_sep_bits=drizzle["final_bits"],
+        final_pixfrac=1.0 if "par" in product else 0.8,
+        **drizzle,
+    )
+    skyfile.unlink()
+    prep.clean_drizzle(product)
+    prep.set_grism_dfilter(direct, grism)
+    keywords(jwst=True)
 
 
 def _grism_without_direct(session, visit, grizli, settings) -> None:
