@@ -350,7 +350,9 @@ def _process(session, field_name, raw, out, settings, grizli, threads) -> Prepro
                 f"visit {grism['product']} ({', '.join(grism['files'])}) on {direct['product']}",
                 "processing a grism visit on its aligned direct visit",
             ):
-                _grism_on_aligned_direct(direct, grism, arguments)
+                _grism_on_aligned_direct(
+                    direct, grism, settings.visit_arguments(threads, grizli.pure_parallel_wcs)
+                )  # a fresh dict: grizli popped keys from the first one's drizzle_params
             direct_of[grism["product"]] = direct["product"]
             progress.advance(f"{direct['product']} + {grism['product']}")
 
