@@ -26,15 +26,6 @@ SETTINGS = ("preprocess", "grizli", "crds", "products")
 TIME_STAMPS = {"DATE", "IRAF-TLM", "CHECKSUM", "DATASUM", "FILETIME"}
 
 
-def merged(base: dict, overlay: dict) -> dict:
-    for key, value in overlay.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            base[key] = merged(base[key], value)
-        else:
-            base[key] = value
-    return base
-
-
 def differences(new: Path, old: Path) -> list[str]:
     """What differs between the prepared exposures (``*_rate.fits``) of two Prep/ folders."""
     import numpy as np
@@ -77,12 +68,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     import yaml
+    from snakemake.utils import update_config  # how Snakemake merges its --configfile files
 
     sys.path.insert(0, str(args.code.resolve() / "workflow" / "scripts"))
-    config = merged(
-        yaml.safe_load((args.code / "config" / "config.yaml").read_text()),
-        yaml.safe_load((args.built / "config.yaml").read_text()),
-    )
+    config = yaml.safe_load((args.code / "config" / "config.yaml").read_text())
+    update_config(config, yaml.safe_load((args.built / "config.yaml").read_text()))
     settings = {key: config[key] for key in SETTINGS}
     from wfsspipe.grizli_env import GrizliSettings
 
