@@ -1,13 +1,15 @@
 #!/usr/bin/env python
 """`make demo`: the whole workflow on the synthetic field, everything under one folder.
 
-    python resources/scripts/demo.py [--output demo] [--cores 2] [--filters F150W F200W]
-        [--no-direct FILTER ...] [--revisit FILTER ...] [--ngroups 10]
+    python resources/scripts/demo.py [--output demo] [--cores 2] [--filters F115W F150W F200W]
+        [--no-direct F115W] [--revisit F150W] [--ngroups 8]
 
 1. simulate the synthetic field into <output>/synthetic (reused when already there): by default
-   F150W + F200W, one visit each; ``--filters F115W F150W F200W --no-direct F115W --revisit
-   F150W --ngroups 8`` makes a PASSAGE-like field (F115W's grisms without an F115W direct image,
-   F150W observed again at a second orient 90 degrees away; 13 exposures), not yet run end to end;
+   the PASSAGE-like field, 13 exposures of 8 groups: F115W's grisms without an F115W direct
+   image, F150W and F200W with direct images and both grisms, F150W observed again at a second
+   orient 90 degrees away (about 19 minutes on 2 quiet cores, bench/RESULTS.md);
+   ``--filters F150W F200W --no-direct --revisit --ngroups 10`` makes the smaller two-filter
+   field of earlier demos (8 exposures, one visit per filter);
 2. serve its observation table like MAST's Portal API (resources/scripts/mastServer.py) and run
    computeFields.py in query mode against it, through astroquery, as a user would run it
    against MAST -> <output>/FIELDS/fields.csv;
@@ -82,10 +84,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=Path("demo"))
     parser.add_argument("--cores", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--filters", nargs="+", default=["F150W", "F200W"])
-    parser.add_argument("--no-direct", nargs="*", default=[], metavar="FILTER")
-    parser.add_argument("--revisit", nargs="*", default=[], metavar="FILTER")
-    parser.add_argument("--ngroups", type=int, default=10)
+    # The PASSAGE-like field (issue 16); an empty --no-direct or --revisit turns that part off.
+    parser.add_argument("--filters", nargs="+", default=["F115W", "F150W", "F200W"])
+    parser.add_argument("--no-direct", nargs="*", default=["F115W"], metavar="FILTER")
+    parser.add_argument("--revisit", nargs="*", default=["F150W"], metavar="FILTER")
+    parser.add_argument("--ngroups", type=int, default=8)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("targets", nargs="*", help="Snakemake targets (default: everything)")
     args = parser.parse_args()
