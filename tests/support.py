@@ -105,3 +105,28 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
             f"snakemake failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
         )
     return result
+
+
+def write_visit_table(path: Path, visits: list[tuple[str, str, str, str]]) -> Path:
+    """A visit table as preprocess writes it (every column of ``VISIT_COLUMNS``), one exposure
+    per (visit, kind, direct visit, alignment catalogue label); the method is derived from the
+    label by preprocess's own ``alignment_method``."""
+    from astropy.table import Table
+
+    from wfsspipe.preprocess import VISIT_COLUMNS, alignment_method
+
+    rows = []
+    for number, (visit, kind, direct_visit, label) in enumerate(visits, 1):
+        fitted = alignment_method(label) not in ("none", "self")
+        rows.append({
+            "exposure": f"jw01571001001_0210{number}_00001_nis",
+            "file": f"jw01571001001_0210{number}_00001_nis_rate.fits", "visit": visit,
+            "filter": "F150W", "element": "CLEAR" if kind == "direct" else "GR150R", "kind": kind,
+            "pa_v3": 35.0, "expstart": 60000.0 + number / 100, "exptime": 300.0,
+            "direct_visit": direct_visit, "align_catalog": label,
+            "align_method": alignment_method(label), "align_dx": 0.1, "align_dy": -0.2,
+            "align_rot": 0.0, "align_scale": 1.0, "align_rms": 0.31 if fitted else float("nan"),
+            "align_n": 12 if fitted else 0, "status": "aligned" if fitted else "not aligned",
+        })  # fmt: skip
+    Table(rows=rows, names=VISIT_COLUMNS).write(path, format="ascii.ecsv", overwrite=True)
+    return path

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from astropy.io import fits
 from astropy.table import Table
+from support import write_visit_table
 
 from wfsspipe.fieldtable import FieldTableError
 from wfsspipe.integrity import sha256_of
@@ -63,6 +64,33 @@ def test_record_holds_the_fields_rows_as_the_workflow_reads_them(products):
     assert record["config_sha256"] == config_hash(CONFIG)
     assert (record["results"]["sources"], record["results"]["fitted"]) == (3, 2)
     assert (record["results"]["failed"], record["results"]["good"]) == (1, 1)
+    assert "alignment" not in record and "visits" not in record["inputs"]  # no table given
+
+
+def test_record_says_how_each_visit_was_aligned(products, tmp_path):
+    csv, rates, results = products
+    visits = write_visit_table(tmp_path / "vir-00_visits.ecsv", [
+        ("a-f150w-clear", "direct", "a-f150w-clear", "USER radec.txt"),
+        ("a-f150w-gr150r", "grism", "a-f150w-clear", "USER radec.txt"),
+        ("a-f150w-clear", "direct", "a-f150w-clear", "USER radec.txt"),  # its second exposure
+        ("b-f200w-clear", "direct", "b-f200w-clear", "SELF"),
+        ("f115w-gr150c", "grism", "", ""),  # no direct image in F115W: nothing aligned it
+    ])  # fmt: skip
+    record = json.loads(json.dumps(build_record("vir-00", CONFIG, csv, rates, results, visits)))
+    assert record["inputs"]["visits"] == {"file": visits.name, "sha256": sha256_of(visits)}
+    alignment = record["alignment"]
+    assert list(alignment) == ["a-f150w-clear", "a-f150w-gr150r", "b-f200w-clear", "f115w-gr150c"]
+    assert alignment["a-f150w-clear"] == {
+        "kind": "direct", "direct_visit": "a-f150w-clear", "method": "local file",
+        "catalog": "USER radec.txt", "rms_pixels": 0.31, "sources": 12,
+    }  # fmt: skip
+    assert alignment["a-f150w-gr150r"]["method"] == "local file"  # its direct visit's
+    assert alignment["b-f200w-clear"]["method"] == "self"
+    assert alignment["b-f200w-clear"]["rms_pixels"] is None
+    assert alignment["f115w-gr150c"] == {
+        "kind": "grism", "direct_visit": "", "method": "none", "catalog": "",
+        "rms_pixels": None, "sources": 0,
+    }  # fmt: skip
 
 
 def test_a_table_that_breaks_the_schema_is_refused_naming_it(products):

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from astropy import units as u
 from astropy.table import Table
+from support import write_visit_table
 
 from wfsspipe.summary import SummaryError
 from wfsspipe.summary.catalog import (
@@ -353,8 +354,20 @@ def test_index_page_table_links_and_no_remote_assets(fields_csv, two_fields, tmp
         out / "index.html", fields_csv, [], catalog, targets,
         [("catalogue (CSV)", out / "catalog.csv"), ("redshifts", out / "summary" / "redshifts.png")],
         thumbnails={"uma-03": rgb},
+        visit_tables={
+            "vir-00": write_visit_table(tmp_path / "vir-00_visits.ecsv", [
+                ("f150w-clear", "direct", "f150w-clear", "USER radec.txt"),
+                ("f150w-gr150r", "grism", "f150w-clear", "USER radec.txt"),
+                ("f200w-gr150r", "grism", "", ""),
+            ]),
+            "uma-03": write_visit_table(tmp_path / "uma-03_visits.ecsv", [
+                ("f150w-clear", "direct", "f150w-clear", "SELF"),
+                ("f150w-gr150c", "grism", "f150w-clear", "SELF"),
+            ]),
+        },  # leo-01: no visit table (yet)
     )  # fmt: skip
     assert [s.field for s in summaries] == ["leo-01", "uma-03", "vir-00"]
+    assert [s.alignment for s in summaries] == [{}, {"self": 2}, {"local file": 2, "none": 1}]
     page = (out / "index.html").read_text()
     parser = Links()
     parser.feed(page)
@@ -379,7 +392,7 @@ def test_index_page_table_links_and_no_remote_assets(fields_csv, two_fields, tmp
     assert rows["vir-00"].pop(4) == "F200W grism modelled from F150W direct"
     assert [s.borrowed for s in summaries] == [{}, {}, {"F200W": "F150W"}]
     # field, programs, first exposure, filters, grisms, exposures, time, WFSS time, per filter,
-    # ra, dec, sources, fitted, good (the thumbnail cell has no text)
+    # ra, dec, alignment, sources, fitted, good, ambiguous (the thumbnail cell has no text)
     assert rows["vir-00"][1:9] == [
         "1571, 4681",
         "2023-02-25",  # MJD 60000
@@ -390,14 +403,18 @@ def test_index_page_table_links_and_no_remote_assets(fields_csv, two_fields, tmp
         "2.0",
         "F150W 1.1, F200W 1.0",  # direct + grism time per blocking filter
     ]
-    assert rows["vir-00"][11:] == ["3", "1", "1", "0"]
-    assert rows["uma-03"][11:] == ["2", "1", "0", "0"]
+    assert rows["vir-00"][11:] == ["local file 2, none 1", "3", "1", "1", "0"]
+    # visits aligned only to themselves are called out under the counts
+    assert rows["uma-03"][11:] == [
+        "self 2", "no absolute astrometry for the self-aligned", "2", "1", "0", "0",
+    ]  # fmt: skip
     assert rows["leo-01"][0] == "leo-01" and rows["leo-01"][11:] == [
+        "–",
         "–",
         "0",
         "0",
         "0",
-    ]  # no link, no catalogue
+    ]  # no visit table, no link, no catalogue
     assert float(rows["uma-03"][9]) == pytest.approx(0.005, abs=1e-3)  # centre across RA 0
     assert 'data-sort="3"' in page and 'data-search="vir-00 1571 4681"' in page
     assert "3 fields, 3.4 ks of exposures, 5 catalogue sources, 1 good redshifts" in page

@@ -278,6 +278,16 @@ def test_provenance_record(built):
     results = products(built) / "Redshifts" / f"{FIELD}_redshifts.fits"
     assert record["results"]["sha256"] == sha256_of(results)
     assert record["results"]["fitted"] == len(Table.read(results))
+    # How each visit was aligned, as the visit table says: the synthetic field's direct visits
+    # to its local catalogue (preprocess.alignment.catalog), each grism visit as its direct one.
+    visits = products(built) / "Prep" / f"{FIELD}_visits.ecsv"
+    assert record["inputs"]["visits"]["sha256"] == sha256_of(visits)
+    table = Table.read(visits, format="ascii.ecsv")
+    assert list(record["alignment"]) == list(dict.fromkeys(str(v) for v in table["visit"]))
+    for row in table:
+        aligned = record["alignment"][str(row["visit"])]
+        assert aligned["method"] == row["align_method"] == "local file", row["visit"]
+        assert aligned["kind"] == row["kind"] and aligned["sources"] == row["align_n"] > 0
 
 
 def test_one_failing_source_does_not_fail_the_field(built, tmp_path):

@@ -36,6 +36,9 @@ def test_combined_catalogue_and_index_page(built):
     assert (out / "catalog.csv").read_text().count("\n") == len(catalog) + 1
     page = (out / "index.html").read_text()
     assert f'<tr id="{field}" data-search="{field} ' in page
+    # how the field's visits were aligned (every visit of the synthetic field to radec.txt)
+    visits = Table.read(out / field / "Prep" / f"{field}_visits.ecsv", format="ascii.ecsv")
+    assert f'<td class="text">local file {len(set(visits["visit"]))}</td>' in page
     # one inline script (sorting and search), no script file; the thumbnail inline too
     assert page.count("<script") == 1 and "<script src" not in page
     assert re.search(rf'<img src="data:image/png;base64,[^"]+" alt="{field}"', page)

@@ -114,5 +114,6 @@ rule summary_index:
         field_targets=summary_field_targets,
         links=summary_index_links(),
         thumbnails=summary_thumbnails,
+        visit_tables=summary_visit_tables,
     script:
         "../scripts/summary.py"

@@ -12,6 +12,7 @@ with job_logging(snakemake.log[0], snakemake.rule, snakemake.wildcards) as log:
         snakemake.input.fields_csv,
         list(snakemake.input.rates),
         snakemake.input.results[0],
+        snakemake.input.visits,
     )
     write_record(snakemake.output.record, record)
     log.info("%s: provenance record with config %s", record["field"], record["config_sha256"][:12])

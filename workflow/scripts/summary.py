@@ -53,6 +53,7 @@ with rule_job(snakemake, SummaryError) as log:
             snakemake.params.field_targets,
             [(label, snakemake.input[name]) for label, name in snakemake.params.links],
             thumbnails=snakemake.params.thumbnails,
+            visit_tables=snakemake.params.visit_tables,
         )
     else:
         raise SummaryError(f"summary.py does not know rule {rule}")

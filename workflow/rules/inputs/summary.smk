@@ -56,7 +56,13 @@ def summary_index_inputs(wildcards):
     inputs["fields_csv"] = str(FIELDS.path)
     inputs["maps"] = [path for paths in summary_field_targets().values() for path in paths]
     inputs["thumbnails"] = list(summary_thumbnails().values())
+    inputs["visits"] = list(summary_visit_tables().values())
     return inputs
+
+
+def summary_visit_tables(wildcards=None):
+    """Each field's visit table: how its visits were aligned, shown on the index page."""
+    return {field: LAYOUT.visits_table(field) for field in FIELDS.fields}
 
 
 def summary_thumbnails(wildcards=None):

@@ -650,6 +650,27 @@ def read_visits(path: str | os.PathLike):
     return read_ecsv_table(path, VISIT_COLUMNS, text, PreprocessError, "preprocess")
 
 
+def visit_alignment(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
+    """How each visit of a visit table was aligned, in the table's order: visit -> kind, the
+    direct visit it follows, method (:func:`alignment_method`), catalogue label, fit rms
+    (pixels; None when not fitted) and matched sources. A grism visit carries its direct
+    visit's alignment; one without a direct visit has method ``none``."""
+    visits: dict[str, dict[str, Any]] = {}
+    for row in read_visits(path):
+        if row["visit"] in visits:
+            continue
+        rms = float(row["align_rms"])
+        visits[str(row["visit"])] = {
+            "kind": str(row["kind"]),
+            "direct_visit": str(row["direct_visit"]),
+            "method": str(row["align_method"]),
+            "catalog": str(row["align_catalog"]),
+            "rms_pixels": None if np.isnan(rms) else round(rms, 4),
+            "sources": int(row["align_n"]),
+        }
+    return visits
+
+
 # --- Footprint plot ----------------------------------------------------------------------------
 def plot_footprints(visits, elements, field_name: str, path: Path) -> None:
     """Exposure footprints on the sky: colour by filter, line style by element."""

@@ -70,9 +70,14 @@ def build_record(
     fields_csv: str | os.PathLike,
     rates: Sequence[str | os.PathLike],
     results: str | os.PathLike,
+    visits: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
+    """The field's record; ``visits`` its visit table (Prep/), whose alignment of each visit
+    the record keeps (how absolute astrometry was set: remote catalogue, local file, self)."""
     import pandas as pd
     from astropy.table import Table
+
+    from .preprocess import visit_alignment
 
     # The loader the workflow uses: a table that breaks the schema fails here, naming the file.
     table = load_field_table(fields_csv)
@@ -101,7 +106,13 @@ def build_record(
             "fields_csv": {"path": str(fields_csv), "sha256": sha256_of(fields_csv)},
             "exposures": json.loads(json.dumps(exposures, default=str)),
             "rates": rate_records,
+            **(
+                {"visits": {"file": Path(visits).name, "sha256": sha256_of(visits)}}
+                if visits
+                else {}
+            ),
         },
+        **({"alignment": visit_alignment(visits)} if visits else {}),
         "results": {
             "file": Path(results).name,
             "sha256": sha256_of(results),

@@ -15,6 +15,7 @@ server (``python -m http.server``).
 from __future__ import annotations
 
 import base64
+import collections
 import html
 import io
 import logging
@@ -34,6 +35,7 @@ from ..atomic import write_text
 from ..fields.sphere import parse_polygon, radec_to_xyz, xyz_to_radec
 from ..fieldtable import FieldTableError, load_field_table
 from ..niriss import reference_filter
+from ..preprocess import SELF_ALIGNED, visit_alignment
 from . import SummaryError
 from .catalog import filter_order
 
@@ -66,6 +68,9 @@ class FieldSummary:
     # grism filter -> the direct filter its sources are modelled from, for grism filters the
     # field has no direct image in (mixed-filter visits; contam makes the same choice)
     borrowed: dict[str, str] = field(default_factory=dict)
+    # alignment method (remote catalogue, local file, self, none) -> visits, from Prep/'s visit
+    # table (empty: no table given)
+    alignment: dict[str, int] = field(default_factory=dict)
     link: str | None = None  # relative URL of the field's page
     thumbnail: str | None = None  # data: URL of a small RGB image
 
@@ -328,6 +333,7 @@ HEADERS = [
     ("Per filter [ks]", "text"),
     ("RA [deg]", ""),
     ("Dec [deg]", ""),
+    ("Alignment [visits]", "text"),
     ("Sources", ""),
     ("Fitted", ""),
     ("Good z", ""),
@@ -353,6 +359,17 @@ def _borrowed_note(borrowed: Mapping[str, str]) -> str:
         return ""
     notes = "; ".join(f"{g} grism modelled from {d} direct" for g, d in borrowed.items())
     return f'<br><span class="note">{html.escape(notes)}</span>'
+
+
+def _alignment_cell(alignment: Mapping[str, int]) -> str:
+    """Visits per alignment method; visits aligned only to themselves are called out (their
+    absolute astrometry is the pointing's, not a catalogue's)."""
+    if not alignment:
+        return "–"
+    text = html.escape(", ".join(f"{method} {n}" for method, n in alignment.items()))
+    if alignment.get(SELF_ALIGNED):
+        text += '<br><span class="note">no absolute astrometry for the self-aligned</span>'
+    return text
 
 
 def render_index(
@@ -385,6 +402,7 @@ def render_index(
             _cell(html.escape(per_filter), "text"),
             _cell(f"{s.ra:.5f}", sort=f"{s.ra:.6f}"),
             _cell(f"{s.dec:+.5f}", sort=f"{s.dec:.6f}"),
+            _cell(_alignment_cell(s.alignment), "text"),
             _cell(
                 "–" if s.sources is None else s.sources, sort=-1 if s.sources is None else s.sources
             ),
@@ -448,11 +466,13 @@ def write_index(
     links: Sequence[tuple[str, str | os.PathLike]] = (),
     title: str = "",
     thumbnails: Mapping[str, str | os.PathLike] | None = None,
+    visit_tables: Mapping[str, str | os.PathLike] | None = None,
 ) -> list[FieldSummary]:
     """Write ``index_path``: ``fields`` of the fields table (all of it when empty), with counts
     from the combined catalogue; ``field_targets`` the products a field may link to
     (:func:`field_link`); ``links`` (label, path) for the header; every link made relative to
-    the page's folder; ``thumbnails`` field -> RGB image shown small in its row."""
+    the page's folder; ``thumbnails`` field -> RGB image shown small in its row;
+    ``visit_tables`` field -> its visit table (Prep/), for how its visits were aligned."""
     index_path = Path(index_path)
     folder = index_path.parent
     try:
@@ -471,6 +491,10 @@ def write_index(
         summary.link = relative_url(target, folder) if target else None
         image = (thumbnails or {}).get(summary.field)
         summary.thumbnail = thumbnail_url(image) if image else None
+        visits = (visit_tables or {}).get(summary.field)
+        if visits:
+            methods = [v["method"] for v in visit_alignment(visits).values()]
+            summary.alignment = dict(collections.Counter(sorted(methods)))
     header = [(label, relative_url(path, folder)) for label, path in links]
     write_text(index_path, render_index(summaries, header, title))
     log.info("index page of %d fields -> %s", len(summaries), index_path)
