@@ -43,12 +43,19 @@ def products(tmp_path):
         rates.append(rate)
     results = tmp_path / "vir-00_redshifts.fits"
     Table({"id": [1, 2, 3], "status": ["ok", "ok", "failed"], "quality": [2, 1, 0]}).write(results)
-    return csv, rates, results
+    visits = write_visit_table(tmp_path / "vir-00_visits.ecsv", [
+        ("a-f150w-clear", "direct", "a-f150w-clear", "USER radec.txt"),
+        ("a-f150w-gr150r", "grism", "a-f150w-clear", "USER radec.txt"),
+        ("a-f150w-clear", "direct", "a-f150w-clear", "USER radec.txt"),  # its second exposure
+        ("b-f200w-clear", "direct", "b-f200w-clear", "SELF"),
+        ("f115w-gr150c", "grism", "", ""),  # no direct image in F115W: nothing aligned it
+    ])  # fmt: skip
+    return csv, rates, results, visits
 
 
 def test_record_holds_the_fields_rows_as_the_workflow_reads_them(products):
-    csv, rates, results = products
-    record = build_record("vir-00", CONFIG, csv, [str(r) for r in reversed(rates)], results)
+    csv, rates, results, visits = products
+    record = build_record("vir-00", CONFIG, csv, [str(r) for r in reversed(rates)], results, visits)
     record = json.loads(json.dumps(record))  # as write_record stores it
     exposures = record["inputs"]["exposures"]
     assert [e["obs_id"] for e in exposures] == [
@@ -64,18 +71,10 @@ def test_record_holds_the_fields_rows_as_the_workflow_reads_them(products):
     assert record["config_sha256"] == config_hash(CONFIG)
     assert (record["results"]["sources"], record["results"]["fitted"]) == (3, 2)
     assert (record["results"]["failed"], record["results"]["good"]) == (1, 1)
-    assert "alignment" not in record and "visits" not in record["inputs"]  # no table given
 
 
-def test_record_says_how_each_visit_was_aligned(products, tmp_path):
-    csv, rates, results = products
-    visits = write_visit_table(tmp_path / "vir-00_visits.ecsv", [
-        ("a-f150w-clear", "direct", "a-f150w-clear", "USER radec.txt"),
-        ("a-f150w-gr150r", "grism", "a-f150w-clear", "USER radec.txt"),
-        ("a-f150w-clear", "direct", "a-f150w-clear", "USER radec.txt"),  # its second exposure
-        ("b-f200w-clear", "direct", "b-f200w-clear", "SELF"),
-        ("f115w-gr150c", "grism", "", ""),  # no direct image in F115W: nothing aligned it
-    ])  # fmt: skip
+def test_record_says_how_each_visit_was_aligned(products):
+    csv, rates, results, visits = products
     record = json.loads(json.dumps(build_record("vir-00", CONFIG, csv, rates, results, visits)))
     assert record["inputs"]["visits"] == {"file": visits.name, "sha256": sha256_of(visits)}
     alignment = record["alignment"]
@@ -94,12 +93,12 @@ def test_record_says_how_each_visit_was_aligned(products, tmp_path):
 
 
 def test_a_table_that_breaks_the_schema_is_refused_naming_it(products):
-    csv, rates, results = products
+    csv, rates, results, visits = products
     rows = pd.read_csv(csv)
     rows.loc[0, "dataURI"] = "http://elsewhere.example/x.fits"
     rows.to_csv(csv, index=False)
     with pytest.raises(FieldTableError, match=rf"{csv}.*dataURI"):
-        build_record("vir-00", CONFIG, csv, rates, results)
+        build_record("vir-00", CONFIG, csv, rates, results, visits)
 
 
 def test_config_hash_is_canonical():

@@ -70,7 +70,7 @@ def build_record(
     fields_csv: str | os.PathLike,
     rates: Sequence[str | os.PathLike],
     results: str | os.PathLike,
-    visits: str | os.PathLike | None = None,
+    visits: str | os.PathLike,
 ) -> dict[str, Any]:
     """The field's record; ``visits`` its visit table (Prep/), whose alignment of each visit
     the record keeps (how absolute astrometry was set: remote catalogue, local file, self)."""
@@ -106,13 +106,9 @@ def build_record(
             "fields_csv": {"path": str(fields_csv), "sha256": sha256_of(fields_csv)},
             "exposures": json.loads(json.dumps(exposures, default=str)),
             "rates": rate_records,
-            **(
-                {"visits": {"file": Path(visits).name, "sha256": sha256_of(visits)}}
-                if visits
-                else {}
-            ),
+            "visits": {"file": Path(visits).name, "sha256": sha256_of(visits)},
         },
-        **({"alignment": visit_alignment(visits)} if visits else {}),
+        "alignment": visit_alignment(visits),
         "results": {
             "file": Path(results).name,
             "sha256": sha256_of(results),
