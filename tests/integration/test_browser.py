@@ -318,6 +318,27 @@ def map_state(page) -> dict:
     )
 
 
+MARKER_DIAGNOSIS = """() => ({zoom: map.getZoom(), layers: Object.keys(map._layers).length,
+    catalogues: Object.entries(catalogs).map(([name, layer]) => ({name, onMap: map.hasLayer(layer),
+        cached: Object.values(layer.tilePointCache).reduce((n, points) => n + points.length, 0)}))})"""
+
+
+def wait_for_markers(page, view: Page) -> None:
+    """Wait (polling every 100 ms, not per animation frame) until the map shows a marker; on a
+    timeout, fail with what the map and the page's requests say about the marker tiles."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(MARKERS_SHOWN, timeout=TIMEOUT_MS, polling=100)
+    except PlaywrightTimeout:
+        tiles = [url for url in view.requests if url.endswith(".pbf")]
+        pytest.fail(
+            f"no marker after {TIMEOUT_MS / 1000:.0f} s: map {page.evaluate(MARKER_DIAGNOSIS)}; "
+            f"{len(tiles)} marker tiles asked for {tiles[:10]}; failed {view.failed}; "
+            f"blocked {view.blocked}; console {view.console_errors}"
+        )
+
+
 def wait_for_map(page) -> dict:
     page.wait_for_selector("#map", state="visible", timeout=TIMEOUT_MS)  # first layer loaded
     page.wait_for_function(TILES_LOADED, timeout=TIMEOUT_MS)
@@ -337,7 +358,7 @@ def test_field_map_in_chromium(browser, server, fields_dir, workflow_dir, artifa
         page = view.page
         page.goto(f"{map_url}index.html")
         wait_for_map(page)
-        page.wait_for_function(MARKERS_SHOWN, timeout=TIMEOUT_MS)
+        wait_for_markers(page, view)
         page.wait_for_function(TILES_LOADED, timeout=TIMEOUT_MS)
         state = map_state(page)
         assert len(state["tiles"]) >= 1
@@ -543,7 +564,7 @@ def test_index_page_served_links_to_the_field_map(browser, server, fields_dir, a
         with page.expect_navigation(url=f"{base}{FIELD}/fitsmap/index.html"):
             page.locator(f"tr#{FIELD} td.text a").click()
         wait_for_map(page)
-        page.wait_for_function(MARKERS_SHOWN, timeout=TIMEOUT_MS)
+        wait_for_markers(page, view)
         tiles = map_state(page)["tiles"]
         page.screenshot(path=str(map_shot))
         assert tiles
