@@ -103,3 +103,25 @@ def test_shapes_in_documented_ranges(truth):
     assert np.all((galaxies["sersic_n"] >= 0.8) & (galaxies["sersic_n"] <= 2.5))
     stars = truth[truth["kind"] == "star"]
     assert np.all(stars["re_arcsec"] == 0) and np.all(stars["teff"] > 3000)
+
+
+def test_galaxy_continua_are_grizli_fsps_mixes(truth):
+    """A galaxy's continuum is its two FSPS templates (grizli's files), redshifted and mixed as
+    the table says, 1 at 1.5 um; emitters' (young) continua are bluer than continuum galaxies'."""
+    wave = np.linspace(10000.0, 22000.0, 500)
+    colours = {"emitter": [], "continuum": []}
+    for row in truth[truth["kind"] != "star"]:
+        shape = scene._continuum_shape(row, wave)
+        expected = np.zeros_like(wave)
+        for number, weight in ((row["cont_template_a"], row["cont_mix"]),
+                               (row["cont_template_b"], 1 - row["cont_mix"])):  # fmt: skip
+            template_wave, flux = scene.fsps_template(int(number))
+            rest = wave / (1 + row["z"])
+            norm = np.interp(15000.0 / (1 + row["z"]), template_wave, flux)
+            expected += weight * np.interp(rest, template_wave, flux) / norm
+        assert np.allclose(shape, expected, rtol=1e-9)
+        assert scene._continuum_shape(row, np.array([15000.0]))[0] == pytest.approx(1.0)
+        assert row["cont_template_a"] != row["cont_template_b"]
+        # f_nu ratio blue/red end: higher is bluer
+        colours[row["kind"]].append(shape[0] * wave[0] ** 2 / (shape[-1] * wave[-1] ** 2))
+    assert np.median(colours["emitter"]) > np.median(colours["continuum"])

@@ -14,6 +14,7 @@ from wfsspipe.zfit import (
     ZfitSettings,
     alternative_redshift,
     assess,
+    coincident_lines,
     quality,
     read_fit,
     results_table,
@@ -145,3 +146,47 @@ def test_one_line_with_a_close_alternative_is_ambiguous(nlines, dchi2, flag, qua
         "no fit",
         "boom",
     )
+
+
+def test_coincident_lines_read_each_detected_line_as_another():
+    """Hα and [OIII] at z = 1.522 sit where Hβ and [OII] sit at z = 2.405 (the PASSAGE-like
+    demo's misidentified emitter); at z = 0.455 nothing falls on them."""
+    assert coincident_lines(["Ha", "OIII"], 1.522, 2.405, 0.01) == {"Ha": "Hb", "OIII": "OII"}
+    assert coincident_lines(["Ha"], 1.522, 2.405, 0.01) == {"Ha": "Hb"}
+    assert coincident_lines(["Ha", "OIII"], 1.522, 0.455, 0.01) is None
+    assert coincident_lines([], 1.522, 2.405, 0.01) is None
+    assert coincident_lines(["Ha"], 1.522, np.nan, 0.01) is None
+    # 2% away in wavelength is another place for the grism (R ~ 150), even on a coarse grid
+    assert coincident_lines(["Ha"], 1.522, 2.405 * 1.02 + 0.02, 0.01) is None
+
+
+@pytest.mark.parametrize(
+    ("z_alt", "dchi2", "flag"),
+    [(2.405, 35.6, "ambiguous"), (2.405, 60.0, "good"), (0.455, 35.6, "good")],
+)
+def test_lines_read_as_other_lines_within_the_threshold_are_ambiguous(z_alt, dchi2, flag):
+    """Two detected lines (so the one-line rule does not apply) whose alternative reads both as
+    other lines: ambiguous below ``coincident_dchi2`` with the readings named; good above it or
+    when the alternative puts no line on them."""
+    settings = ZfitSettings(min_line_sn=5.0, ambiguous_dchi2=9.0, coincident_dchi2=50.0)
+    record = {"status": "ok", "z": 1.522, "z_lo": 1.521, "z_hi": 1.523, "nlines": 2,
+              "z_alt": z_alt, "dchi2_alt": dchi2, "sn_Ha": 14.2, "sn_OIII": 6.7, "sn_Hb": 1.0}  # fmt: skip
+    value, got, reason = assess(record, 14.2, settings)
+    assert got == flag and value == (1 if flag == "ambiguous" else 2)
+    if flag == "ambiguous":
+        assert f"z = {z_alt:.3f}" in reason and "OIII as OII, Ha as Hb" in reason, reason
+
+
+@pytest.mark.parametrize(
+    ("z", "flag"), [(0.1, "poor"), (0.105, "poor"), (3.39, "poor"), (0.13, "good"), (3.3, "good")]
+)
+def test_a_redshift_at_the_edge_of_the_range_is_poor(z, flag):
+    """The best redshift at a bound of ``z_range`` (within a coarse step): the solution the chi2
+    wants lies outside the range (a star's continuum fitted with galaxy templates does this)."""
+    settings = ZfitSettings(z_range=(0.1, 3.4), dz=(0.01, 0.0005))
+    record = {"status": "ok", "z": z, "z_lo": z - 0.001, "z_hi": z + 0.001, "nlines": 4,
+              "z_alt": np.nan, "dchi2_alt": np.nan}  # fmt: skip
+    value, got, reason = assess(record, 20.0, settings)
+    assert got == flag and value == (1 if flag == "poor" else 2)
+    if flag == "poor":
+        assert "edge of the range searched (0.1-3.4)" in reason, reason

@@ -4,9 +4,19 @@
 f_lambda spectrum (continuum + Gaussian emission lines) for the renderer. Magnitudes in the table
 are synthetic photometry of that same spectrum through the throughput model of
 :mod:`.grismconf`, so direct images and dispersed images of a source agree.
+
+A galaxy's continuum is a mix of two of the FSPS templates grizli ships
+(``grizli/data/templates/fsps/fsps_QSF_12_v3_nolines_0NN.dat``, the continua zfit fits with):
+young, blue ones for emitters, older or dusty ones for continuum galaxies. Real continua lie
+in that span to a few per cent, so a fit of grism spectra and direct-image photometry meets
+here what it meets on real data, not a shape no template can take.
 """
 
 from __future__ import annotations
+
+import functools
+import importlib.util
+from pathlib import Path
 
 import numpy as np
 from astropy.table import Table
@@ -16,6 +26,7 @@ from . import grismconf
 # Emission lines: truth-table column -> vacuum rest wavelength (Angstrom).
 LINES = {
     "flux_oii": 3728.48,  # [OII]3726,3729 blend
+    "flux_hgamma": 4341.69,
     "flux_hbeta": 4862.68,
     "flux_oiii_4959": 4960.30,
     "flux_oiii_5007": 5008.24,
@@ -30,8 +41,27 @@ SPECTRUM_GRID = np.arange(8000.0, 25000.0, 1.0)  # fine enough to resolve 100 km
 C_KMS = 299792.458
 
 
+# grizli's FSPS continuum templates (1-12) mixed for each kind of galaxy: 7-9 are the youngest
+# and bluest (D4000 1.1-1.3), 1 a little older; 2-5 older, 10-11 dusty (D4000 1.4-2.2).
+EMITTER_TEMPLATES = (7, 8, 9, 1)
+CONTINUUM_TEMPLATES = (2, 3, 4, 5, 10, 11)
+NORM_ANGSTROM = 15000.0  # continuum shapes are 1 here (observed)
+
+
+@functools.cache
+def fsps_template(number: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rest wavelength A, f_lambda) of grizli's ``fsps_QSF_12_v3_nolines_{number:03d}.dat``,
+    read from the installed grizli package (not imported: it reads $GRIZLI on import)."""
+    spec = importlib.util.find_spec("grizli")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the synthetic scene needs grizli installed (its FSPS templates)")
+    folder = Path(spec.submodule_search_locations[0]) / "data" / "templates" / "fsps"
+    data = np.loadtxt(folder / f"fsps_QSF_12_v3_nolines_{number:03d}.dat")
+    return data[:, 0], data[:, 1]
+
+
 def _continuum_shape(row, wave: np.ndarray) -> np.ndarray:
-    """Continuum f_lambda shape, equal to 1 at 15000 A observed for galaxies' red side."""
+    """Continuum f_lambda shape, equal to 1 at 15000 A observed."""
     wave = np.asarray(wave, dtype=float)
     if row["kind"] == "star":
         # Planck f_lambda shape, normalised at 1.5 um.
@@ -39,12 +69,16 @@ def _continuum_shape(row, wave: np.ndarray) -> np.ndarray:
             x = 1.438777e8 / (lam * row["teff"])  # hc/(lambda k T), lambda in A
             return lam**-5 / np.expm1(x)
 
-        return planck(wave) / planck(15000.0)
-    rest = wave / (1.0 + row["z"])
-    shape = (wave / 15000.0) ** row["beta"]
-    # 4000 A break: the blue side is fainter by d4000, with a 60 A (rest) smooth step.
-    step = 1.0 / (1.0 + np.exp(-(rest - 4000.0) / 60.0))
-    return shape * (1.0 / row["d4000"] + (1.0 - 1.0 / row["d4000"]) * step)
+        return planck(wave) / planck(NORM_ANGSTROM)
+    rest, norm = wave / (1.0 + row["z"]), NORM_ANGSTROM / (1.0 + row["z"])
+    shape = np.zeros_like(wave)
+    for number, weight in ((row["cont_template_a"], row["cont_mix"]),
+                           (row["cont_template_b"], 1.0 - row["cont_mix"])):  # fmt: skip
+        template_wave, flux = fsps_template(int(number))
+        shape += (
+            weight * np.interp(rest, template_wave, flux) / np.interp(norm, template_wave, flux)
+        )
+    return shape
 
 
 def spectrum(row, wave_angstrom: np.ndarray) -> np.ndarray:
@@ -85,8 +119,12 @@ def _line_fluxes(rng, z: float, kind: str) -> dict[str, float]:
     halpha = 10 ** rng.uniform(np.log10(8e-17), np.log10(4e-16))
     oiii_ratio = rng.uniform(0.6, 1.0) * (1.0 + 0.5 * z)  # [OIII]5007/Halpha rises with z
     balmer_dec = rng.uniform(2.86, 4.0)  # Halpha/Hbeta: case B times mild dust
+    # Hgamma/Hbeta: case B 0.468, lowered by the same dust (a Cardelli-like curve: the
+    # Hgamma-Hbeta extinction difference is about half the Hbeta-Halpha one).
+    hgamma = halpha / balmer_dec * 0.468 * (2.86 / balmer_dec) ** 0.5
     values = {
         "flux_halpha": halpha,
+        "flux_hgamma": hgamma,
         "flux_hbeta": halpha / balmer_dec,
         "flux_oiii_5007": halpha * oiii_ratio,
         "flux_oiii_4959": halpha * oiii_ratio / 2.98,
@@ -148,13 +186,16 @@ def make_scene(
     major axis; 0 for stars), ``sersic_n``, ``axis_ratio``, ``pa_deg`` (major axis, east of north),
     line fluxes (erg/s/cm2, 0 where the line falls outside 1.0-2.2 um) named as in :data:`LINES`,
     plus the spectral parameters used by :func:`spectrum`: ``cont_flambda`` (continuum f_lambda at
-    1.5 um), ``beta`` (f_lambda slope), ``d4000``, ``teff`` (stars), ``line_sigma_kms``.
+    1.5 um), ``cont_template_a``/``cont_template_b``/``cont_mix`` (galaxies: the continuum is
+    ``cont_mix`` of FSPS template a plus the rest of b, each 1 at 1.5 um observed; 0 for stars),
+    ``teff`` (stars), ``line_sigma_kms``.
 
     Emitter redshifts are stratified over ``z_range`` so every run spans it. Sources lie in the
     central ``field_arcsec`` square, at least ``min_separation_arcsec`` apart, with one emitter +
     continuum-galaxy pair 5-8" apart (overlapping traces).
     """
     rng = np.random.default_rng(seed)
+    continua = np.random.default_rng([seed, 4000])  # its own stream: the rest stays as it was
     n_gal = n_emitters + n_continuum
     n_total = n_gal + n_stars
     kinds = ["emitter"] * n_emitters + ["continuum"] * n_continuum + ["star"] * n_stars
@@ -176,8 +217,9 @@ def make_scene(
         if kind == "star":
             row.update(
                 z=0.0,
-                beta=0.0,
-                d4000=1.0,
+                cont_template_a=0,
+                cont_template_b=0,
+                cont_mix=0.0,
                 teff=rng.uniform(3500.0, 7000.0),
                 re_arcsec=0.0,
                 sersic_n=0.0,
@@ -189,8 +231,13 @@ def make_scene(
         else:
             emitter = kind == "emitter"
             row["z"] = float(z_emit[i] if emitter else z_cont[i - n_emitters])
-            row["beta"] = rng.uniform(-2.2, -1.4) if emitter else rng.uniform(-1.6, -0.8)
-            row["d4000"] = rng.uniform(1.05, 1.3) if emitter else rng.uniform(1.4, 1.9)
+            # Two draws of the power-law continua this scene had before its FSPS continua, kept
+            # so that every later draw (sizes, shapes, lines) stays what it was for a seed.
+            rng.uniform(size=2)
+            choices = EMITTER_TEMPLATES if emitter else CONTINUUM_TEMPLATES
+            first, second = continua.choice(len(choices), size=2, replace=False)
+            row["cont_template_a"], row["cont_template_b"] = choices[first], choices[second]
+            row["cont_mix"] = continua.uniform(0.0, 1.0)
             row["teff"] = 0.0
             re_range = (0.08, 0.3) if emitter else (0.15, 0.45)
             row["re_arcsec"] = float(10 ** rng.uniform(*np.log10(re_range)))
@@ -224,8 +271,9 @@ def make_scene(
         "pa_deg",
         *LINES,
         "cont_flambda",
-        "beta",
-        "d4000",
+        "cont_template_a",
+        "cont_template_b",
+        "cont_mix",
         "teff",
         "line_sigma_kms",
     ]

@@ -35,6 +35,7 @@ renamed into place). Each finished source is kept in ``.Redshifts.done/`` as it 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 import time
@@ -89,6 +90,7 @@ class ZfitSettings:
     min_line_sn: float = 5.0
     ambiguous_dchi2: float = 9.0
     alternative_dz: float = 0.05
+    coincident_dchi2: float = 50.0
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any]) -> ZfitSettings:
@@ -107,6 +109,7 @@ class ZfitSettings:
             min_line_sn=float(section["quality"]["min_line_sn"]),
             ambiguous_dchi2=float(section["quality"]["ambiguous_dchi2"]),
             alternative_dz=float(section["quality"]["alternative_dz"]),
+            coincident_dchi2=float(section["quality"]["coincident_dchi2"]),
         )
 
 
@@ -463,16 +466,26 @@ def assess(
     """(quality, flag, reason) of a fit: what the data support.
 
     * ``no fit`` (0): the fit failed;
-    * ``poor`` (1): the 68% interval is wider than ``max_width`` (1+z), or no line reaches
-      ``min_line_sn``;
-    * ``ambiguous`` (1): the redshift rests on at most one line above ``min_line_sn`` and
-      another identification (a chi² minimum more than ``alternative_dz`` (1+z) away,
-      ``z_alt``) is worse by less than ``ambiguous_dchi2``: the grism data cannot tell which
-      line it is;
+    * ``poor`` (1): the redshift is at the edge of ``z_range`` (within one coarse grid step),
+      the 68% interval is wider than ``max_width`` (1+z), or no line reaches ``min_line_sn``;
+    * ``ambiguous`` (1): another identification (a chi² minimum more than ``alternative_dz``
+      (1+z) away, ``z_alt``) is worse by less than ``ambiguous_dchi2`` while the redshift rests
+      on at most one line above ``min_line_sn`` (the grism data cannot tell which line it
+      is), or by less than ``coincident_dchi2`` while it puts a line on every detected one
+      (:func:`coincident_lines`: the same features read as other lines, e.g. Hα and [OIII] at
+      z = 1.52 for Hβ and [OII] at z = 2.40; only line ratios and the continuum tell them
+      apart, which templates fit less surely than a missing line);
     * ``good`` (2): otherwise.
     """
     if record["status"] != "ok" or not np.isfinite(record["z"]):
         return 0, "no fit", str(record.get("reason") or "the fit failed")
+    z_min, z_max = settings.z_range
+    step = settings.dz[0]
+    if record["z"] <= z_min + step * (1 + z_min) or record["z"] >= z_max - step * (1 + z_max):
+        # The chi2 falls towards the bound: the best solution lies outside the range searched
+        # (or the source is no galaxy: a star's continuum fitted with galaxy templates).
+        edge = f"at the edge of the range searched ({z_min:g}-{z_max:g})"
+        return 1, "poor", f"z = {record['z']:.3f} {edge}"
     width = (record["z_hi"] - record["z_lo"]) / (1 + record["z"])
     if width >= settings.max_width:
         return 1, "poor", f"68% interval {width:.3g} (1+z), wider than {settings.max_width:g}"
@@ -483,9 +496,63 @@ def assess(
     what = "one line" if lines <= 1 else f"{lines} lines"
     if lines <= 1 and np.isfinite(dchi2) and dchi2 < settings.ambiguous_dchi2:
         return 1, "ambiguous", f"{what}; z = {z_alt:.3f} fits almost as well (dchi2 {dchi2:.1f})"
+    if np.isfinite(dchi2) and dchi2 < settings.coincident_dchi2:
+        detected = [
+            line for line in LINES if record.get(f"sn_{line}", np.nan) >= settings.min_line_sn
+        ]
+        readings = coincident_lines(detected, record["z"], z_alt, settings.dz[0])
+        if readings:
+            other = ", ".join(f"{line} as {readings[line]}" for line in detected)
+            reading = f"z = {z_alt:.3f} reads them as other lines ({other}; dchi2 {dchi2:.1f})"
+            return 1, "ambiguous", f"{what}; {reading}"
     if np.isfinite(dchi2):
         return 2, "good", f"{what}; next identification z = {z_alt:.3f} at dchi2 {dchi2:.1f}"
     return 2, "good", what
+
+
+@functools.cache
+def line_centres() -> dict[str, float]:
+    """Rest wavelength (Angstrom, vacuum) of each of :data:`LINES` as the grism sees it, from
+    grizli's line list: the strongest component of a multiplet, or the mean of equally strong
+    ones (the [OII], [SII] and He I blends)."""
+    from grizli import utils
+
+    wavelengths, ratios = utils.get_line_wavelengths()
+    centres = {}
+    for line in LINES:
+        waves, weights = np.asarray(wavelengths[line], float), np.asarray(ratios[line], float)
+        centres[line] = float(np.mean(waves[weights == weights.max()]))
+    return centres
+
+
+# Two readings put a line at the same place when they differ by less than the grism's line
+# width (NIRISS R ~ 150: 0.7% FWHM) plus half a step of the coarse redshift grid (z_alt is a
+# grid point).
+LINE_WIDTH = 0.007
+
+
+def coincident_lines(
+    detected: list[str], z: float, z_alt: float, grid_step: float
+) -> dict[str, str] | None:
+    """``{line: other line}`` when a line at ``z_alt`` falls on each detected line at ``z`` (within
+    :data:`LINE_WIDTH` + ``grid_step``/2 in dλ/λ), else None (also for no detected line)."""
+    if not detected or not (np.isfinite(z) and np.isfinite(z_alt)):
+        return None
+    centres = line_centres()
+    tolerance = LINE_WIDTH + grid_step / 2
+    readings = {}
+    for line in detected:
+        observed = centres[line] * (1 + z)
+        offsets = {
+            other: abs(centres[other] * (1 + z_alt) / observed - 1)
+            for other in LINES
+            if other != line
+        }
+        other = min(offsets, key=offsets.get)
+        if offsets[other] > tolerance:
+            return None
+        readings[line] = other
+    return readings
 
 
 def alternative_redshift(zgrid, chi2, separation: float = 0.05) -> tuple[float, float]:
