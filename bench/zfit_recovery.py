@@ -2,7 +2,7 @@
 """Redshift recovery over several synthetic fields: completeness, and purity of "good" (issue 19).
 
     .venv/bin/python bench/zfit_recovery.py --output DIR [--seeds 1 2 3 4 5] [--ngroups 8]
-        [--cores 2] [--coincident-dchi2 0 50 ...] [--table OUT.ecsv]
+        [--cores 2] [--coincident-dchi2 0 25 50 100] [--no-photometry] [--table OUT.ecsv]
 
 For each seed, ``resources/scripts/demo.py`` builds (unless DIR/seed{N} already has it) a field
 of three filters, F115W, F150W and F200W, each with its direct image and both grisms at one
@@ -12,7 +12,10 @@ orient, through the redshift fits and the injected-against-measured table. Then,
   template fit at z_true (``MultiBeam.template_at_z`` with zfit's final templates, free lines +
   FSPS, on the source's beams file, set up as ``run_all`` sets it up); the emitter *has a line*
   when one reaches S/N > 10 there.
-* **Flags** re-assessed from the build's fit products (``wfsspipe.zfit.results_table``) with
+* **Fits with photometry**: ``wfsspipe.zfit.fit_field`` again with ``zfit.photometry.use`` on
+  (the field's F115W, F150W and F200W catalogue fluxes and the synthetic throughputs the
+  magnitudes were made with), into DIR/seed{N}/Redshifts-phot (kept; reused when there).
+* **Flags** re-assessed from each set of fit products (``wfsspipe.zfit.results_table``) with
   the build's quality settings but each ``--coincident-dchi2`` value in turn (0 turns the
   coincident-lines rule off: the flag as it was before that rule).
 * **Completeness** = emitters with a line whose redshift is right (|dz|/(1+z) < 0.005) and
@@ -38,6 +41,7 @@ from astropy.table import Table
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
+sys.path.insert(0, str(ROOT / "resources" / "simulator"))  # wfsssim: the synthetic throughputs
 
 from wfsspipe import zfit  # noqa: E402
 from wfsspipe.grizli_env import GrizliSettings, grizli_session  # noqa: E402
@@ -99,9 +103,32 @@ def line_sn_at_truth(folder: Path, emitters: Table, config: dict) -> dict[int, f
     return best
 
 
-def reassess(folder: Path, settings: zfit.ZfitSettings) -> Table:
-    """The results table rebuilt from the fit products with other quality settings."""
-    redshifts = folder / "FIELDS" / FIELD / "Redshifts"
+def fit_with_photometry(folder: Path, config: dict, cores: int) -> Path:
+    """The field's sources fitted again with their photometry; returns the products' folder."""
+    out = folder / "Redshifts-phot"
+    if (out / f"{FIELD}_redshifts.fits").is_file():
+        return out
+    from wfsssim import grismconf
+
+    filters = config["zfit"]["photometry"]["filters"] or grismconf.write_throughputs(
+        folder / "synthetic" / "filters"
+    )
+    base = zfit.ZfitSettings.from_config(config["zfit"])
+    settings = dataclasses.replace(base, photometry=True,
+                                   phot_filters=tuple(sorted(filters.items())))  # fmt: skip
+    products = folder / "FIELDS" / FIELD
+    print(f"{folder.name}: fitting with photometry into {out}", flush=True)
+    zfit.fit_field(
+        FIELD, products / "Extractions" / f"{FIELD}_extract.ecsv", out, settings,
+        GrizliSettings.from_config(config), phot_catalog=products / "Mosaic" / f"{FIELD}_phot.fits",
+        threads=cores, log_path=folder / "zfit-phot.log",
+    )  # fmt: skip
+    return out
+
+
+def reassess(folder: Path, settings: zfit.ZfitSettings, redshifts: Path) -> Table:
+    """The results table rebuilt from the fit products in ``redshifts`` with other quality
+    settings."""
     built = Table.read(redshifts / f"{FIELD}_redshifts.fits")
     extract = Table.read(folder / "FIELDS" / FIELD / "Extractions" / f"{FIELD}_extract.ecsv")
     chosen = extract[extract["status"] == "extracted"]
@@ -147,6 +174,7 @@ def main() -> None:
     parser.add_argument(
         "--coincident-dchi2", type=float, nargs="+", default=[0.0, 25.0, 50.0, 100.0]
     )
+    parser.add_argument("--no-photometry", action="store_true", help="grism-only fits only")
     parser.add_argument("--table", type=Path, help="write every emitter's row here (ECSV)")
     args = parser.parse_args()
 
@@ -158,20 +186,24 @@ def main() -> None:
         config = workflow_config(folder)
         truth = Table.read(folder / "synthetic" / "truth.ecsv")
         base = zfit.ZfitSettings.from_config(config["zfit"])
+        fitted = {"grism": folder / "FIELDS" / FIELD / "Redshifts"}
+        if not args.no_photometry:
+            fitted["grism+phot"] = fit_with_photometry(folder, config, args.cores)
         variants = {
-            f"coincident_dchi2={v:g}": dataclasses.replace(base, coincident_dchi2=v)
+            f"{kind} coincident_dchi2={v:g}": (dataclasses.replace(base, coincident_dchi2=v), path)
+            for kind, path in fitted.items()
             for v in args.coincident_dchi2
         }
         line_sn = None
-        for name, settings in variants.items():
-            fits = reassess(folder, settings)
+        for name, (settings, path) in variants.items():
+            fits = reassess(folder, settings, path)
             if line_sn is None:
                 line_sn = line_sn_at_truth(folder, match_truth(fits, truth), config)
             counts, emitters = score(truth, fits, line_sn)
             total = totals.setdefault(name, dict.fromkeys(counts, 0))
             for key, value in counts.items():
                 total[key] += value
-            print(f"seed {seed} {name:>22}: completeness "
+            print(f"seed {seed} {name:>33}: completeness "
                   f"{rate(counts['recovered'], counts['with_line'])}, purity of good "
                   f"{rate(counts['good_right'], counts['good'])} "
                   f"({counts['emitters']} emitters)", flush=True)  # fmt: skip
@@ -191,7 +223,7 @@ def main() -> None:
                 })  # fmt: skip
     print(f"\nall seeds ({', '.join(map(str, args.seeds))}):")
     for name, total in totals.items():
-        print(f"{name:>22}: completeness {rate(total['recovered'], total['with_line'])}, "
+        print(f"{name:>33}: completeness {rate(total['recovered'], total['with_line'])}, "
               f"purity of good {rate(total['good_right'], total['good'])} "
               f"({total['emitters']} emitters, {total['with_line']} with a line at "
               f"S/N > {DETECTED_SN:g} at the true z)")  # fmt: skip

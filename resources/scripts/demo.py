@@ -199,7 +199,7 @@ def print_redshifts(path: Path) -> None:
     print("\nline emitters: injected against measured redshift (|dz|/(1+z) < 0.005 is a match)")
     print(
         f"{'truth id':>8} {'source':>6} {'z injected':>10} {'z measured':>10} {'dz/(1+z)':>9} "
-        "quality    flag       result"
+        "quality    flag       result                                  why this flag"
     )
     for row in emitters:
         dz = row["dz"]
@@ -207,8 +207,9 @@ def print_redshifts(path: Path) -> None:
         flag = str(row["flag"]) if "flag" in emitters.colnames else ""
         # A miss says why in one phrase (wfsspipe.summary.plots.miss_reason).
         verdict = "match" if dz == dz and abs(dz) < 0.005 else f"missed: {note or 'wrong z'}"
+        why = str(row["flag_reason"]) if "flag_reason" in emitters.colnames else ""
         print(f"{row['truth_id']:>8} {row['id']:>6} {row['z_true']:>10.4f} {row['z']:>10.4f} "
-              f"{dz:>+9.4f} {row['quality']:>7}    {flag:<10} {verdict}")  # fmt: skip
+              f"{dz:>+9.4f} {row['quality']:>7}    {flag:<10} {verdict:<39} {why}")  # fmt: skip
     for label, chosen in (("z < 2", emitters["z_true"] < 2), ("z > 2", emitters["z_true"] >= 2)):
         ok = sum(abs(d) < 0.005 for d in emitters["dz"][chosen] if d == d)
         print(f"{label}: {ok}/{int(chosen.sum())} emitters recovered")

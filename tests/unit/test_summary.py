@@ -607,3 +607,26 @@ def test_fields_readme_describes_every_catalogue_column(two_fields):
             assert documented[pattern] == "mag", name
         elif table[name].unit is not None and not pattern.startswith(("flux_", "err_")):
             assert documented[pattern] == table[name].unit.to_string(), name
+
+
+def test_ambiguous_count_says_why_each_is_ambiguous():
+    """The index page's ambiguous count carries each such source's id and flag reason (the
+    cell's tooltip), at most MAX_REASONS of them."""
+    from wfsspipe.summary import index
+
+    summary = FieldSummary(field="sex-00", programs=["9999"], filters=["F150W"], grisms=["GR150C"],
+                           exposures=2, exptime=1000.0, grism_exptime=500.0, ra=150.1, dec=2.2)  # fmt: skip
+    reasons = [f"2 lines; z = {z:.3f} reads them as other lines" for z in (2.405, 0.414)]
+    catalog = Table({"field": ["sex-00", "sex-00", "sex-00", "other"], "id": [3, 8, 9, 8],
+                     "quality": [2, 1, 1, 1], "flag": ["good", "ambiguous", "ambiguous", "ambiguous"],
+                     "flag_reason": ["", reasons[0], reasons[1], "elsewhere"]})  # fmt: skip
+    index.count_sources([summary], catalog)
+    assert summary.ambiguous == 2
+    assert summary.ambiguous_reasons == [f"8: {reasons[0]}", f"9: {reasons[1]}"]
+    page = index.render_index([summary])
+    assert f'title="8: {reasons[0]}\n9: {reasons[1]}">2</td>' in page
+    many = [f"{i}: reason" for i in range(index.MAX_REASONS + 5)]
+    title = index._reasons_title(many)
+    assert title.count("\n") == index.MAX_REASONS and title.endswith(
+        "and 5 more (catalog.fits, flag_reason)"
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -374,3 +375,51 @@ def test_a_field_without_grism_exposures_gives_empty_valid_tables(built, tmp_pat
     fitted = fit_field(FIELD, extracted.table, tmp_path / "Redshifts", ZfitSettings(), grizli)
     results = Table.read(fitted.table)
     assert len(results) == 0 and results.meta["NOTE"] == "the field has no grism exposures"
+
+
+def test_photometry_joins_the_fit(built, redshifts, tmp_path):
+    """zfit.photometry.use on the session build's best multi-line emitter: grizli fits its
+    spectra with the catalogue's band fluxes (the simulator's throughputs, named in its
+    config), records those bands as given (f_lambda at the pivots), draws the SED figure, and
+    the redshift agrees with the grism-only fit."""
+    from wfsspipe import photometry
+    from wfsspipe.grizli_env import GrizliSettings
+    from wfsspipe.zfit import ZfitSettings, fit_field
+
+    config = yaml.safe_load((built / "config.yaml").read_text())
+    filters = config["zfit"]["photometry"]["filters"]  # written by the simulator
+    assert sorted(filters) == ["F115W", "F150W", "F200W"] and all(
+        map(Path.is_file, map(Path, filters.values()))
+    )
+    best = max((r for r in redshifts if r["flag"] == "good"), key=lambda r: r["nlines"])
+    source = products(built) / "Extractions"
+    extract = Table.read(source / f"{FIELD}_extract.ecsv")
+    extract = extract[extract["id"] == best["id"]]
+    folder = tmp_path / "Extractions"
+    folder.mkdir()
+    shutil.copy(source / extract["beams"][0], folder)
+    extract.write(folder / f"{FIELD}_extract.ecsv", format="ascii.ecsv")
+    catalog = products(built) / "Mosaic" / f"{FIELD}_phot.fits"
+    z = float(best["z"])
+    settings = ZfitSettings(z_range=(max(z - 0.3, 0.1), z + 0.3), dz=(0.01, 0.001), photometry=True,
+                            phot_filters=tuple(sorted(filters.items())))  # fmt: skip
+    result = fit_field(FIELD, folder / f"{FIELD}_extract.ecsv", tmp_path / "Redshifts", settings,
+                       GrizliSettings.from_config(config), phot_catalog=catalog, threads=1)  # fmt: skip
+    row = Table.read(result.table)[0]
+    assert row["status"] == "ok", row["reason"]
+    assert abs(row["z"] - z) < 0.005 * (1 + z)
+    bands = photometry.band_names(config["zfit"]["photometry"]["filters"])
+    columns = Table.read(catalog).colnames
+    measured = [b for b in bands if any(c.startswith(f"{b.lower()}_flux_aper_") for c in columns)]
+    assert row["nphot"] == len(measured) == 2  # the test field images F150W and F200W
+    stem = f"{FIELD}_{int(best['id']):05d}"
+    assert (tmp_path / "Redshifts" / f"{stem}.sed.png").is_file()
+    fluxes, errors = photometry.read_catalog_photometry(catalog, measured, 1.0, 0.05)[
+        int(best["id"])
+    ]
+    curves = photometry.load_filters(measured, filters)
+    with fits.open(tmp_path / "Redshifts" / f"{stem}.full.fits") as hdul:
+        header = hdul["ZFIT_STACK"].header
+        for k, (band, flux) in enumerate(zip(curves, fluxes), start=1):
+            flam = flux * 1e-29 * 2.99792458e18 / photometry.pivot(band) ** 2
+            assert header[f"PHOTF{k:03d}"] == pytest.approx(flam, rel=1e-4), band.name

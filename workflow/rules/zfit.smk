@@ -8,6 +8,7 @@ include: "inputs/zfit.smk"
 rule zfit:
     input:
         table=LAYOUT.extract_table(),
+        phot=LAYOUT.catalog()["phot"],  # zfit.photometry: the bands fitted with the spectra
         grizli_config=ancient(GRIZLI_MANIFEST),  # its presence; a rebuild remakes nothing
     output:
         fits=product(LAYOUT.redshift_results()[0]),

@@ -19,6 +19,7 @@ with rule_job(snakemake, GrizliError, ZfitError, stpipe=True) as log:
         Path(snakemake.output.fits).parent,
         ZfitSettings.from_config(settings["zfit"]),
         grizli,
+        phot_catalog=snakemake.input.phot,
         threads=snakemake.threads,
         log_path=snakemake.log[0],
     )

@@ -323,19 +323,24 @@ def write_table(planned: list[PlannedExposure], path: Path, observations: bool) 
 
 
 def write_workflow_config(output: Path, context: str) -> None:
-    """``config.yaml``: the workflow keys of this field: its CRDS cache, its grizli configuration and
-    its alignment catalogue (offline: no remote catalogues, no MAST pointing query).
+    """``config.yaml``: the workflow keys of this field: its CRDS cache, its grizli configuration,
+    its alignment catalogue (offline: no remote catalogues, no MAST pointing query) and the
+    imaging throughputs its magnitudes were made with (``filters/{filter}.dat``, for
+    ``zfit.photometry``: sedpy's real NIRISS curves differ from them by up to 0.3 mag where a
+    line sits on a filter edge).
 
     Where the fields table and products go, and the archive server's URL, are the runner's choice
     (``resources/scripts/demo.py`` adds them).
     """
     import yaml
 
+    throughputs = grismconf.write_throughputs(output / "filters")
     config = {
         "grizli": {"path": str(output / "GRIZLI"), "pure_parallel_wcs": False},
         # GRIZLI/ is complete as written: rule grizli_config verifies and records it, no sources.
         "grizli_config": grismconf.SYNTHETIC_GRIZLI_CONFIG,
         "preprocess": {"alignment": {"remote_catalogs": [], "catalog": str(output / "radec.txt")}},
+        "zfit": {"photometry": {"filters": throughputs}},
         "crds": {
             "path": str(output / "crds_cache"),
             "context": context,

@@ -102,6 +102,20 @@ def bandpass(filter_name: str, wave_angstrom: np.ndarray) -> np.ndarray:
     return PEAK_THROUGHPUT[filter_name.upper()] * edges * np.clip(slope, 0, None)
 
 
+def write_throughputs(folder: Path) -> dict[str, str]:
+    """``{folder}/{filter}.dat`` (wavelength in A, :func:`bandpass`) for every filter; returns
+    filter -> path, as ``zfit.photometry.filters`` takes them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name in FILTERS:
+        wave = SENSITIVITY_WAVE
+        rows = "".join(f"{w:.1f} {t:.6e}\n" for w, t in zip(wave, bandpass(name, wave)))
+        path = folder / f"{name}.dat"
+        write_text(path, f"# {name} synthetic imaging throughput: wavelength_A throughput\n{rows}")
+        paths[name] = str(path)
+    return paths
+
+
 def pivot_wavelength(filter_name: str) -> float:
     """Pivot wavelength (Angstrom) of :func:`bandpass`."""
     wave = SENSITIVITY_WAVE

@@ -15,11 +15,14 @@ One job per field (rule ``zfit``), in parallel over sources with the job's CPUs:
    (``.stack.png``/``.stack.fits``), the 1D spectrum (``.1D.fits``) and the fit products
    (``.full.fits``: redshift grid and p(z) in ``ZFIT_STACK``, line fluxes in the primary
    header, covariance, best-fit template). Drizzled line maps (``.line.png``) only with
-   ``zfit.line_maps`` (they cost about as much as the fit).
+   ``zfit.line_maps`` (they cost about as much as the fit). With ``zfit.photometry.use`` the
+   source's direct-image photometry (:mod:`wfsspipe.photometry`: every band of the mosaic
+   catalogue) is fitted with the spectra by the same templates (``run_all(phot=...)``), and
+   grizli adds an SED figure (``.sed.png``).
 3. **Results** ``{field}_redshifts.fits`` and ``.csv`` (written last): one row per extracted
    source: ``id``, ``ra``, ``dec``, ``status`` (``ok``/``failed``), ``z`` (maximum a
    posteriori), ``z_lo``/``z_hi`` (16th/84th percentiles of p(z)), ``z02``/``z97``, ``chi2``,
-   ``dof``, ``nlines``, per line of :data:`LINES` ``flux_{line}``/``err_{line}`` (erg/s/cm²;
+   ``dof``, ``nlines``, ``nphot`` (direct-image bands fitted with the spectra), per line of :data:`LINES` ``flux_{line}``/``err_{line}`` (erg/s/cm²;
    NaN for a line outside the spectra's coverage) and ``sn_{line}``, ``z_alt``/``dchi2_alt`` (the best other identification and how much worse
    it fits), ``quality`` (2 good, 1 poor or ambiguous, 0 no fit), ``flag`` and ``flag_reason``
    (:func:`assess`: good, poor, ambiguous, no fit, and why), ``fit_plot``/``spectrum_plot``/``line_plot`` (file names in the folder),
@@ -38,6 +41,7 @@ import dataclasses
 import functools
 import logging
 import os
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -91,6 +95,10 @@ class ZfitSettings:
     ambiguous_dchi2: float = 9.0
     alternative_dz: float = 0.05
     coincident_dchi2: float = 50.0
+    photometry: bool = False
+    phot_aperture_arcsec: float = 1.0
+    phot_sys_err: float = 0.05
+    phot_filters: tuple[tuple[str, str], ...] = ()  # (filter, throughput file); else sedpy's
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any]) -> ZfitSettings:
@@ -110,6 +118,14 @@ class ZfitSettings:
             ambiguous_dchi2=float(section["quality"]["ambiguous_dchi2"]),
             alternative_dz=float(section["quality"]["alternative_dz"]),
             coincident_dchi2=float(section["quality"]["coincident_dchi2"]),
+            photometry=bool(section["photometry"]["use"]),
+            phot_aperture_arcsec=float(section["photometry"]["aperture_arcsec"]),
+            phot_sys_err=float(section["photometry"]["sys_err"]),
+            phot_filters=tuple(
+                sorted(
+                    (str(k).upper(), str(v)) for k, v in section["photometry"]["filters"].items()
+                )
+            ),
         )
 
 
@@ -200,9 +216,10 @@ def _fit_source(
     import matplotlib.pyplot as plt
     from grizli import fitting
 
-    search, final = templates
+    search, final, photometry = templates
     fitting.run_all(
         source_id,
+        phot=photometry.get(source_id),  # None: the grism alone
         t0=search,
         t1=final,
         fwhm=settings.fwhm_kms,
@@ -241,10 +258,12 @@ def fit_field(
     settings: ZfitSettings,
     grizli: GrizliSettings,
     *,
+    phot_catalog: str | os.PathLike | None = None,
     threads: int = 1,
     log_path: str | os.PathLike | None = None,
 ) -> ZfitResult:
-    """Fit every extracted source of the field (see the module docs)."""
+    """Fit every extracted source of the field (see the module docs); with
+    ``settings.photometry``, jointly with its photometry in ``phot_catalog``."""
     started = time.monotonic()
     out_dir = Path(out_dir)
     extract_table = Path(extract_table).absolute()  # read inside grizli's working folder
@@ -259,7 +278,11 @@ def fit_field(
             raise ZfitError(f"{field_name}: {beams} is missing; rerun the extract rule")
     # Sources finished by an earlier, killed attempt with the same settings and beams are kept.
     key = {"settings": dataclasses.asdict(settings), "grizli": _grizli_version()}
-    store = SourceStore(store_folder(out_dir), digest(key, beams_files))
+    used = [Path(phot_catalog)] if settings.photometry and phot_catalog else []
+    if settings.photometry and not used:
+        raise ZfitError(f"{field_name}: zfit.photometry.use is set but no catalogue was given")
+    used += [Path(f) for _, f in settings.phot_filters] if used else []
+    store = SourceStore(store_folder(out_dir), digest(key, beams_files + used))
     with folder_product(out_dir) as work:
         for source_id, row in store.done().items():
             store.restore(source_id, work)
@@ -273,7 +296,12 @@ def fit_field(
                 os.symlink(beams.resolve(), work / beams.name)
             with grizli_session(work, grizli, log_path) as session:
                 with session.step(field_name, "loading the redshift-fit templates"):
-                    templates = load_templates(settings)
+                    search, final = load_templates(settings)
+                phot = {}
+                if settings.photometry:
+                    with session.step(field_name, "reading the photometry for the fits"):
+                        phot = source_photometry(phot_catalog, search, settings, todo)
+                templates = (search, final, phot)
                 log.info(
                     "%s: fitting %d sources, z %.2f-%.2f, dz %s, %s, %d process(es)",
                     field_name, len(todo), *settings.z_range, list(settings.dz),
@@ -312,6 +340,43 @@ def fit_field(
     return result
 
 
+def source_photometry(
+    catalog: str | os.PathLike, search: Mapping, settings: ZfitSettings, ids: list[int]
+) -> dict[int, dict]:
+    """``run_all(phot=...)`` per source id (:mod:`wfsspipe.photometry`): the catalogue's bands
+    (every filter it measured), their curves and the search templates' band-flux table."""
+    from astropy.io import fits
+
+    from . import photometry
+
+    with fits.open(catalog) as hdul:
+        columns = hdul[1].columns.names
+    names = photometry.band_names(
+        [m.group(1) for m in map(re.compile(r"^([a-z]\d{3}[a-z]+)_flux_aper_\d+$", re.I).match,
+                                 columns) if m]
+    )  # fmt: skip
+    if not names:
+        raise ZfitError(f"{catalog} has no band fluxes ({{filter}}_flux_aper_i columns)")
+    try:
+        bands = photometry.load_filters(names, dict(settings.phot_filters))
+        grid = photometry.PhotometryGrid(search, bands, settings.z_range)
+        fluxes = photometry.read_catalog_photometry(
+            catalog, names, settings.phot_aperture_arcsec, settings.phot_sys_err
+        )
+    except (photometry.PhotometryError, ValueError) as error:
+        raise ZfitError(str(error)) from None
+    label = f'{Path(catalog).name} {settings.phot_aperture_arcsec:g}" aperture'
+    result = {}
+    for source_id in ids:
+        if source_id in fluxes:
+            entry = photometry.phot_dict(*fluxes[source_id], bands, grid, label)
+            if entry is not None:
+                result[source_id] = entry
+    log.info("photometry in %s for %d of %d sources: %s", Path(catalog).name, len(result),
+             len(ids), ", ".join(names))  # fmt: skip
+    return result
+
+
 def _grizli_version() -> str:
     from importlib import metadata
 
@@ -335,6 +400,7 @@ def read_fit(path: Path) -> dict[str, Any]:
             "chi2": float(zfit["CHIMIN"]),
             "dof": int(zfit["DOF"]),
             "nlines": 0,
+            "nphot": int(zfit.get("NPHOT", 0)),  # bands fitted with the spectra
         }
         stack = hdul["ZFIT_STACK"].data  # the redshift grid and chi2 of the search
         names = stack.columns.names if stack is not None else []
@@ -387,7 +453,7 @@ def results_table(field_name, chosen, rows, folder: Path, settings: ZfitSettings
                 record.update(status="failed", reason=f"unreadable fit products: {error}")
         nan = np.nan
         record.update({k: nan for k in ("z", "z_lo", "z_hi", "z02", "z97", "chi2")})
-        record.update(dof=0, nlines=0, z_alt=nan, dchi2_alt=nan)
+        record.update(dof=0, nlines=0, nphot=0, z_alt=nan, dchi2_alt=nan)
         best_sn = 0.0
         for line in LINES:
             flux, err = fit["lines"].get(line, (nan, nan)) if fit else (nan, nan)
@@ -400,7 +466,9 @@ def results_table(field_name, chosen, rows, folder: Path, settings: ZfitSettings
             if np.isfinite(sn):
                 best_sn = max(best_sn, sn)
         if fit:
-            record.update({k: fit[k] for k in ("z", "z_lo", "z_hi", "z02", "z97", "chi2", "dof")})
+            record.update(
+                {k: fit[k] for k in ("z", "z_lo", "z_hi", "z02", "z97", "chi2", "dof", "nphot")}
+            )
             record["nlines"] = sum(
                 1 for f, e in fit["lines"].values() if e > 0 and f / e >= settings.min_line_sn
             )
@@ -439,7 +507,7 @@ def column_units() -> dict[str, str]:
 def _empty_row() -> dict[str, Any]:
     row: dict[str, Any] = {"id": 0, "ra": 0.0, "dec": 0.0, "status": "", "z": 0.0, "z_lo": 0.0,
                            "z_hi": 0.0, "z02": 0.0, "z97": 0.0, "chi2": 0.0, "dof": 0, "nlines": 0,
-                           "z_alt": 0.0, "dchi2_alt": 0.0}  # fmt: skip
+                           "nphot": 0, "z_alt": 0.0, "dchi2_alt": 0.0}  # fmt: skip
     for line in LINES:
         row.update({f"flux_{line}": 0.0, f"err_{line}": 0.0, f"sn_{line}": 0.0})
     row.update(

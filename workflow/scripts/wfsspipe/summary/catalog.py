@@ -118,7 +118,7 @@ def _float_column(table: Table, name: str) -> np.ndarray:
     return np.asarray(values, dtype=float)
 
 
-def _in_ujy(table: Table, name: str, path: Path) -> np.ndarray:
+def column_in_ujy(table: Table, name: str, path: Path) -> np.ndarray:
     """Column ``name`` in uJy (grizli writes uJy; a column without a unit is taken as uJy)."""
     values = _float_column(table, name)
     unit = table[name].unit
@@ -130,8 +130,11 @@ def _in_ujy(table: Table, name: str, path: Path) -> np.ndarray:
         raise SummaryError(f"{path}: column {name} is in {unit}, not a flux density") from None
 
 
-def aperture_index(meta, aperture_arcsec: float, path: Path) -> int:
-    """Index ``i`` of the ``{filter}_flux_aper_{i}`` columns with the requested diameter."""
+def aperture_index(
+    meta, aperture_arcsec: float, path: Path, setting: str = "summary.aperture_arcsec"
+) -> int:
+    """Index ``i`` of the ``{filter}_flux_aper_{i}`` columns with the requested diameter (the
+    error names ``setting``, the config key that asked for it)."""
     diameters = {}
     for key, value in meta.items():
         match = re.fullmatch(r"ASEC_(\d+)", str(key), re.I)
@@ -143,7 +146,7 @@ def aperture_index(meta, aperture_arcsec: float, path: Path) -> int:
     known = ", ".join(f'{d:.2f}"' for _, d in sorted(diameters.items())) or "none in the header"
     raise SummaryError(
         f'{path} has no {aperture_arcsec:g}" aperture (diameters: {known}); set '
-        "summary.aperture_arcsec to one of them or add it to mosaic.catalog.apertures_arcsec"
+        f"{setting} to one of them or add it to mosaic.catalog.apertures_arcsec"
     )
 
 
@@ -172,8 +175,8 @@ def read_photometry(path: Path, aperture_arcsec: float) -> tuple[Table, list[str
             for column in (flux, error):
                 if column not in table.colnames:
                     raise SummaryError(f"photometric catalogue {path} lacks the column {column}")
-            flux_ujy = _in_ujy(table, flux, path)
-            mag, magerr = ab_magnitudes(flux_ujy, _in_ujy(table, error, path))
+            flux_ujy = column_in_ujy(table, flux, path)
+            mag, magerr = ab_magnitudes(flux_ujy, column_in_ujy(table, error, path))
             result[f"mag_{name}"] = mag
             result[f"magerr_{name}"] = magerr
             if f"{name}_tot_corr" in table.colnames:

@@ -64,7 +64,8 @@ class FieldSummary:
     sources: int | None = None  # catalogue sources (None: no catalogue)
     fitted: int = 0  # quality >= 1
     good: int = 0  # quality == 2
-    ambiguous: int = 0  # flag "ambiguous": one line, another identification fits almost as well
+    ambiguous: int = 0  # flag "ambiguous": another reading of its lines fits almost as well
+    ambiguous_reasons: list[str] = field(default_factory=list)  # "id: flag_reason" of those
     # grism filter -> the direct filter its sources are modelled from, for grism filters the
     # field has no direct image in (mixed-filter visits; contam makes the same choice)
     borrowed: dict[str, str] = field(default_factory=dict)
@@ -167,7 +168,12 @@ def count_sources(summaries: Sequence[FieldSummary], catalog: Table) -> None:
             summary.good = int((mine & (quality == 2)).sum())
             if "flag" in catalog.colnames:
                 flags = np.asarray(catalog["flag"]).astype(str)
-                summary.ambiguous = int((mine & (flags == "ambiguous")).sum())
+                chosen = mine & (flags == "ambiguous")
+                summary.ambiguous = int(chosen.sum())
+                if "flag_reason" in catalog.colnames:
+                    ids = np.asarray(catalog["id"])[chosen]
+                    reasons = np.asarray(catalog["flag_reason"]).astype(str)[chosen]
+                    summary.ambiguous_reasons = [f"{i}: {r}" for i, r in zip(ids, reasons)]
 
 
 def relative_url(target: str | os.PathLike, start: str | os.PathLike) -> str:
@@ -341,11 +347,24 @@ HEADERS = [
 ]
 
 
-def _cell(text, css: str = "", sort=None) -> str:
+def _cell(text, css: str = "", sort=None, title: str = "") -> str:
     attributes = f' class="{css}"' if css else ""
     if sort is not None:
         attributes += f' data-sort="{html.escape(str(sort))}"'
+    if title:
+        attributes += f' title="{html.escape(title)}"'
     return f"<td{attributes}>{text}</td>"
+
+
+MAX_REASONS = 20  # ambiguous sources listed in the cell's tooltip
+
+
+def _reasons_title(reasons: Sequence[str]) -> str:
+    """Tooltip of the ambiguous count: each source's id and why its redshift is ambiguous."""
+    shown = list(reasons[:MAX_REASONS])
+    if len(reasons) > MAX_REASONS:
+        shown.append(f"... and {len(reasons) - MAX_REASONS} more (catalog.fits, flag_reason)")
+    return "\n".join(shown)
 
 
 def _header(name: str, css: str) -> str:
@@ -408,7 +427,7 @@ def render_index(
             ),
             _cell(s.fitted, sort=s.fitted),
             _cell(s.good, sort=s.good),
-            _cell(s.ambiguous, sort=s.ambiguous),
+            _cell(s.ambiguous, sort=s.ambiguous, title=_reasons_title(s.ambiguous_reasons)),
         ]
         search = html.escape(" ".join([s.field, *s.programs]).lower())
         body.append(f'<tr id="{name}" data-search="{search}">{"".join(cells)}</tr>')

@@ -176,7 +176,8 @@ def match_truth(catalog: Table, truth: Table, radius_arcsec: float = 0.3) -> Tab
 
     Columns: ``truth_id``, ``kind`` (when the truth table has it), ``z_true``, then the matched
     source's ``field``, ``id``, ``separation`` (arcsec), ``z``, ``z_lo``, ``z_hi``, ``quality``,
-    ``status`` (``field`` empty, ``id`` -1 and NaN where nothing is within the radius).
+    ``status``, ``flag``, ``flag_reason`` (``field`` empty, ``id`` -1 and NaN where nothing is
+    within the radius).
     """
     result = Table()
     result["truth_id"] = np.asarray(truth["id"])
@@ -191,6 +192,7 @@ def match_truth(catalog: Table, truth: Table, radius_arcsec: float = 0.3) -> Tab
     quality = np.zeros(count, dtype=np.int16)
     status = np.full(count, "", dtype=object)
     flag = np.full(count, "", dtype=object)
+    flag_reason = np.full(count, "", dtype=object)
     nearest = np.full(count, -1)
     if len(catalog) and count:
         sources = SkyCoord(catalog["ra"], catalog["dec"], unit="deg")
@@ -207,6 +209,8 @@ def match_truth(catalog: Table, truth: Table, radius_arcsec: float = 0.3) -> Tab
         status[matched] = np.asarray(catalog["status"]).astype(str)[rows]
         if "flag" in catalog.colnames:
             flag[matched] = np.asarray(catalog["flag"]).astype(str)[rows]
+        if "flag_reason" in catalog.colnames:
+            flag_reason[matched] = np.asarray(catalog["flag_reason"]).astype(str)[rows]
     result["field"] = field.astype(str)
     result["id"] = ids
     result["separation"] = separation
@@ -216,6 +220,7 @@ def match_truth(catalog: Table, truth: Table, radius_arcsec: float = 0.3) -> Tab
     result["quality"] = quality
     result["status"] = status.astype(str)
     result["flag"] = flag.astype(str)
+    result["flag_reason"] = flag_reason.astype(str)
     result["dz"] = (result["z"] - result["z_true"]) / (1 + result["z_true"])
     # The grism filters where the catalogue names them (a grism filter may have no direct image,
     # so no photometry); else the photometry's.
