@@ -92,6 +92,23 @@ def make_workdir(
 TERMINAL_FILE = "terminal.txt"  # what the session build printed, in its working folder
 
 
+def workflow_config(workdir: Path) -> dict:
+    """config/config.yaml with the working folder's config.yaml merged on top, key by key at
+    every depth, as Snakemake merges config files: the config the folder's jobs read."""
+    import yaml
+
+    def merge(base: dict, overlay: dict) -> dict:
+        for key, value in overlay.items():
+            if isinstance(value, dict) and isinstance(base.get(key), dict):
+                merge(base[key], value)
+            else:
+                base[key] = value
+        return base
+
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    return merge(config, yaml.safe_load((workdir / "config.yaml").read_text()))
+
+
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     """Snakemake on a folder made by :func:`make_workdir` (2 cores, the token set)."""
     command = [

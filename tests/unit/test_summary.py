@@ -628,5 +628,5 @@ def test_ambiguous_count_says_why_each_is_ambiguous():
     many = [f"{i}: reason" for i in range(index.MAX_REASONS + 5)]
     title = index._reasons_title(many)
     assert title.count("\n") == index.MAX_REASONS and title.endswith(
-        "and 5 more (catalog.fits, flag_reason)"
+        "and 5 more (flag_reason in the catalogue)"
     )

@@ -190,3 +190,14 @@ def test_a_redshift_at_the_edge_of_the_range_is_poor(z, flag):
     assert got == flag and value == (1 if flag == "poor" else 2)
     if flag == "poor":
         assert "edge of the range searched (0.1-3.4)" in reason, reason
+
+
+def test_one_line_read_as_another_past_the_one_line_threshold_is_ambiguous():
+    """One detected line with an alternative past ``ambiguous_dchi2`` but within
+    ``coincident_dchi2``: ambiguous, said in the singular."""
+    settings = ZfitSettings(min_line_sn=5.0, ambiguous_dchi2=9.0, coincident_dchi2=50.0)
+    record = {"status": "ok", "z": 1.522, "z_lo": 1.521, "z_hi": 1.523, "nlines": 1,
+              "z_alt": 2.405, "dchi2_alt": 20.0, "sn_Ha": 14.2}  # fmt: skip
+    assert assess(record, 14.2, settings) == (
+        1, "ambiguous", "one line; z = 2.405 reads it as another line (Ha as Hb; dchi2 20.0)"
+    )  # fmt: skip

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import yaml
 from astropy.io import fits
 from astropy.table import Table
+from support import workflow_config
 
 from wfsspipe.contam import ContamSettings, make_contam
 from wfsspipe.extract import ExtractSettings, extract_field
@@ -25,22 +25,8 @@ from wfsspipe.zfit import ZfitSettings, fit_field
 pytestmark = [pytest.mark.workflow, pytest.mark.slow]
 
 FIELD = "sex-00"
-ROOT_CONFIG = "config/config.yaml"
 FITTED = 3  # emitters refitted (each fit costs ~10 s a core)
 Z_TOLERANCE = 0.005
-
-
-def workflow_config(built):
-    """config/config.yaml with the build's overlay on top (what its jobs read)."""
-    from support import ROOT
-
-    config = yaml.safe_load((ROOT / ROOT_CONFIG).read_text())
-    for key, value in yaml.safe_load((built / "config.yaml").read_text()).items():
-        if isinstance(value, dict) and isinstance(config.get(key), dict):
-            config[key] = {**config[key], **value}
-        else:
-            config[key] = value
-    return config
 
 
 def test_a_grism_filter_without_its_direct_image_is_modelled_from_the_nearest(

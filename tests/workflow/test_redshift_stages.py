@@ -218,7 +218,7 @@ def test_single_line_redshifts_with_an_alternative_are_ambiguous(redshifts, trut
         assert row["quality"] == 1 and np.isfinite(row["z_alt"])
         if row["dchi2_alt"] >= quality["ambiguous_dchi2"]:
             assert row["dchi2_alt"] < quality["coincident_dchi2"], row["flag_reason"]
-            assert "reads them as other lines" in row["flag_reason"], row["flag_reason"]
+            assert "reads it as another line" in row["flag_reason"], row["flag_reason"]
         assert abs(row["z_alt"] - row["z"]) / (1 + row["z"]) > 0.05
         assert another_line_at(row["z"], row["z_alt"]), (row["id"], row["z"], row["z_alt"])
         assert f"z = {row['z_alt']:.3f}" in str(row["flag_reason"])
@@ -420,6 +420,6 @@ def test_photometry_joins_the_fit(built, redshifts, tmp_path):
     curves = photometry.load_filters(measured, filters)
     with fits.open(tmp_path / "Redshifts" / f"{stem}.full.fits") as hdul:
         header = hdul["ZFIT_STACK"].header
-        for k, (band, flux) in enumerate(zip(curves, fluxes), start=1):
+        for k, (band, flux) in enumerate(zip(curves, fluxes)):  # grizli counts from 0
             flam = flux * 1e-29 * 2.99792458e18 / photometry.pivot(band) ** 2
-            assert header[f"PHOTF{k:03d}"] == pytest.approx(flam, rel=1e-4), band.name
+            assert header[f"PHOTF{k:03d}"] == pytest.approx(flam, rel=1e-4, abs=0), band.name

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import yaml
 from astropy.table import Table
-from support import PYTHON, ROOT
+from support import PYTHON, ROOT, workflow_config
 
 pytestmark = [pytest.mark.workflow, pytest.mark.slow]
 
@@ -48,9 +48,7 @@ with job_logging(sys.argv[4], "zfit", {"field": "sex-00"}, stpipe=True):
 
 
 def settings(built) -> dict:
-    config = yaml.safe_load((ROOT / "config/config.yaml").read_text())
-    for key, value in yaml.safe_load((built / "config.yaml").read_text()).items():
-        config[key] = {**config[key], **value} if isinstance(value, dict) else value
+    config = workflow_config(built)
     return {key: config[key] for key in ("zfit", "grizli", "crds")}
 
 

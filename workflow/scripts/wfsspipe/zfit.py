@@ -22,8 +22,8 @@ One job per field (rule ``zfit``), in parallel over sources with the job's CPUs:
 3. **Results** ``{field}_redshifts.fits`` and ``.csv`` (written last): one row per extracted
    source: ``id``, ``ra``, ``dec``, ``status`` (``ok``/``failed``), ``z`` (maximum a
    posteriori), ``z_lo``/``z_hi`` (16th/84th percentiles of p(z)), ``z02``/``z97``, ``chi2``,
-   ``dof``, ``nlines``, ``nphot`` (direct-image bands fitted with the spectra), per line of :data:`LINES` ``flux_{line}``/``err_{line}`` (erg/s/cm²;
-   NaN for a line outside the spectra's coverage) and ``sn_{line}``, ``z_alt``/``dchi2_alt`` (the best other identification and how much worse
+   ``dof``, ``nlines``, ``nphot`` (direct-image bands fitted with the spectra), per line of
+   :data:`LINES` ``flux_{line}``/``err_{line}`` (erg/s/cm²; NaN for a line outside the spectra's coverage) and ``sn_{line}``, ``z_alt``/``dchi2_alt`` (the best other identification and how much worse
    it fits), ``quality`` (2 good, 1 poor or ambiguous, 0 no fit), ``flag`` and ``flag_reason``
    (:func:`assess`: good, poor, ambiguous, no fit, and why), ``fit_plot``/``spectrum_plot``/``line_plot`` (file names in the folder),
    ``seconds``, ``reason``. Table meta ``LINES``. A field with nothing extracted gets an empty
@@ -365,7 +365,7 @@ def source_photometry(
         )
     except (photometry.PhotometryError, ValueError) as error:
         raise ZfitError(str(error)) from None
-    label = f'{Path(catalog).name} {settings.phot_aperture_arcsec:g}" aperture'
+    label = f"{Path(catalog).stem} {settings.phot_aperture_arcsec:g}as"  # PHOTSRC: short
     result = {}
     for source_id in ids:
         if source_id in fluxes:
@@ -571,7 +571,8 @@ def assess(
         readings = coincident_lines(detected, record["z"], z_alt, settings.dz[0])
         if readings:
             other = ", ".join(f"{line} as {readings[line]}" for line in detected)
-            reading = f"z = {z_alt:.3f} reads them as other lines ({other}; dchi2 {dchi2:.1f})"
+            them = "it as another line" if len(detected) == 1 else "them as other lines"
+            reading = f"z = {z_alt:.3f} reads {them} ({other}; dchi2 {dchi2:.1f})"
             return 1, "ambiguous", f"{what}; {reading}"
     if np.isfinite(dchi2):
         return 2, "good", f"{what}; next identification z = {z_alt:.3f} at dchi2 {dchi2:.1f}"

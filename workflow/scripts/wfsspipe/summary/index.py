@@ -363,7 +363,7 @@ def _reasons_title(reasons: Sequence[str]) -> str:
     """Tooltip of the ambiguous count: each source's id and why its redshift is ambiguous."""
     shown = list(reasons[:MAX_REASONS])
     if len(reasons) > MAX_REASONS:
-        shown.append(f"... and {len(reasons) - MAX_REASONS} more (catalog.fits, flag_reason)")
+        shown.append(f"... and {len(reasons) - MAX_REASONS} more (flag_reason in the catalogue)")
     return "\n".join(shown)
 
 
