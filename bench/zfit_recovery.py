@@ -17,7 +17,8 @@ orient, through the redshift fits and the injected-against-measured table. Then,
   magnitudes were made with), into DIR/seed{N}/Redshifts-phot (kept; reused when there).
 * **Flags** re-assessed from each set of fit products (``wfsspipe.zfit.results_table``) with
   the build's quality settings but each ``--coincident-dchi2`` value in turn (0 turns the
-  coincident-lines rule off: the flag as it was before that rule).
+  coincident-lines rule off), and "flag before": neither that rule nor the z-range-edge rule
+  (the flag before issue 19).
 * **Completeness** = emitters with a line whose redshift is right (|dz|/(1+z) < 0.005) and
   flagged good, over emitters with a line; **purity of good** = right over flagged good, for
   every fitted source (a good fit matched to no injected object, or to a star, is wrong).
@@ -189,7 +190,10 @@ def main() -> None:
         fitted = {"grism": folder / "FIELDS" / FIELD / "Redshifts"}
         if not args.no_photometry:
             fitted["grism+phot"] = fit_with_photometry(folder, config, args.cores)
-        variants = {
+        # The flag before issue 19's rules: no coincident-lines rule, and a z_range wider than
+        # the one searched so that no fit is at its edge (the range only enters the flag there).
+        before = dataclasses.replace(base, coincident_dchi2=0.0, z_range=(-1.0, 99.0))
+        variants = {"grism flag before": (before, fitted["grism"])} | {
             f"{kind} coincident_dchi2={v:g}": (dataclasses.replace(base, coincident_dchi2=v), path)
             for kind, path in fitted.items()
             for v in args.coincident_dchi2
