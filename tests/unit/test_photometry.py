@@ -150,3 +150,11 @@ def test_filters_from_files_or_sedpy(tmp_path):
     with pytest.raises(PhotometryError, match=r"bad.dat"):
         load_filters(["F150W"], {"F150W": bad})
     assert photometry.band_names("f200w, F150W,f115w") == ["F115W", "F150W", "F200W"]
+    columns = [
+        "id",
+        "flux_aper_1",
+        "f200w_flux_aper_1",
+        "F150W_flux_aper_0",
+        "f150w_fluxerr_aper_0",
+    ]
+    assert photometry.catalog_bands(columns) == ["F150W", "F200W"]

@@ -205,6 +205,16 @@ def phot_dict(
 
 def band_names(names: str | Sequence[str]) -> list[str]:
     """Filter names in wavelength order, upper case (``"f150w,F200W"`` -> F150W, F200W)."""
+    from .summary.catalog import filter_order
+
     if isinstance(names, str):
         names = [n for n in re.split(r"[,\s]+", names) if n]
-    return sorted({n.upper() for n in names}, key=lambda n: int(re.sub(r"\D", "", n) or 0))
+    return sorted({n.upper() for n in names}, key=filter_order)
+
+
+def catalog_bands(columns: Sequence[str]) -> list[str]:
+    """The bands a multiband catalogue measured (its ``{filter}_flux_aper_{i}`` columns, the
+    pattern the combined catalogue reads them by), in wavelength order."""
+    from .summary.catalog import FLUX_COLUMN
+
+    return band_names([m["filter"] for m in map(FLUX_COLUMN.match, columns) if m])

@@ -41,7 +41,6 @@ import dataclasses
 import functools
 import logging
 import os
-import re
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -351,10 +350,7 @@ def source_photometry(
 
     with fits.open(catalog) as hdul:
         columns = hdul[1].columns.names
-    names = photometry.band_names(
-        [m.group(1) for m in map(re.compile(r"^([a-z]\d{3}[a-z]+)_flux_aper_\d+$", re.I).match,
-                                 columns) if m]
-    )  # fmt: skip
+    names = photometry.catalog_bands(columns)
     if not names:
         raise ZfitError(f"{catalog} has no band fluxes ({{filter}}_flux_aper_i columns)")
     try:

@@ -72,7 +72,7 @@ DIMENSIONLESS = ("field", "id", "status", "z", "z_lo", "z_hi", "z02", "z97", "ch
                  "nlines", "z_alt", "dchi2_alt", "quality", "flag", "flag_reason", "reason",
                  "fit_plot")  # fmt: skip
 DIMENSIONLESS_PREFIXES = ("sn_",)
-_FLUX_COLUMN = re.compile(r"^(?P<filter>[a-z]\d{3}[a-z]+)_flux_aper_(?P<index>\d+)$", re.I)
+FLUX_COLUMN = re.compile(r"^(?P<filter>[a-z]\d{3}[a-z]+)_flux_aper_(?P<index>\d+)$", re.I)
 _LINE_COLUMN = re.compile(r"^flux_(?P<line>.+)$")
 
 
@@ -161,7 +161,7 @@ def read_photometry(path: Path, aperture_arcsec: float) -> tuple[Table, list[str
             "rerun the mosaic rule"
         )
     filters = sorted(
-        {m["filter"].lower() for m in map(_FLUX_COLUMN.match, table.colnames) if m},
+        {m["filter"].lower() for m in map(FLUX_COLUMN.match, table.colnames) if m},
         key=filter_order,
     )
     result = Table()
