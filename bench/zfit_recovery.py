@@ -2,7 +2,8 @@
 """Redshift recovery over several synthetic fields: completeness, and purity of "good" (issue 19).
 
     .venv/bin/python bench/zfit_recovery.py --output DIR [--seeds 1 2 3 4 5] [--ngroups 8]
-        [--cores 2] [--coincident-dchi2 0 25 50 100] [--no-photometry] [--table OUT.ecsv]
+        [--cores 2] [--dz COARSE FINE] [--coincident-dchi2 0 25 50 100] [--no-photometry]
+        [--table OUT.ecsv]
 
 For each seed, ``resources/scripts/demo.py`` builds (unless DIR/seed{N} already has it) a field
 of three filters, F115W, F150W and F200W, each with its direct image and both grisms at one
@@ -12,9 +13,13 @@ orient, through the redshift fits and the injected-against-measured table. Then,
   template fit at z_true (``MultiBeam.template_at_z`` with zfit's final templates, free lines +
   FSPS, on the source's beams file, set up as ``run_all`` sets it up); the emitter *has a line*
   when one reaches S/N > 10 there.
+* **Grism-only fits** are the build's own when they were made with the redshift grid asked for
+  (``--dz``, by default ``zfit.dz`` of config/config.yaml); otherwise ``wfsspipe.zfit.fit_field``
+  fits the field again with that grid into DIR/seed{N}/Redshifts-dz{COARSE} (kept; reused when
+  its grid matches).
 * **Fits with photometry**: ``wfsspipe.zfit.fit_field`` again with ``zfit.photometry.use`` on
   (the field's F115W, F150W and F200W catalogue fluxes and the synthetic throughputs the
-  magnitudes were made with), into DIR/seed{N}/Redshifts-phot (kept; reused when there).
+  magnitudes were made with), into DIR/seed{N}/Redshifts-phot-dz{COARSE} (kept likewise).
 * **Flags** re-assessed from each set of fit products (``wfsspipe.zfit.results_table``) with
   the build's quality settings but each ``--coincident-dchi2`` value in turn (0 turns the
   coincident-lines rule off), and "flag before": neither that rule nor the z-range-edge rule
@@ -104,25 +109,48 @@ def line_sn_at_truth(folder: Path, emitters: Table, config: dict) -> dict[int, f
     return best
 
 
-def fit_with_photometry(folder: Path, config: dict, cores: int) -> Path:
-    """The field's sources fitted again with their photometry; returns the products' folder."""
-    out = folder / "Redshifts-phot"
-    if (out / f"{FIELD}_redshifts.fits").is_file():
-        return out
+def fitted_with(redshifts: Path, dz: tuple[float, float]) -> bool:
+    """Whether ``redshifts`` holds a finished fit of the field made with the grid ``dz``."""
+    table = redshifts / f"{FIELD}_redshifts.fits"
+    return table.is_file() and tuple(Table.read(table).meta.get("DZ", ())) == dz
+
+
+def grism_fits(folder: Path, config: dict, dz: tuple[float, float], cores: int) -> Path:
+    """The folder of the field's grism-only fits made with the grid ``dz``: the build's own, or
+    a refit (kept beside the build)."""
+    built = folder / "FIELDS" / FIELD / "Redshifts"
+    if fitted_with(built, dz):
+        return built
+    base = zfit.ZfitSettings.from_config(config["zfit"])
+    return refit(folder, config, dataclasses.replace(base, dz=dz), f"Redshifts-dz{dz[0]:g}", cores)
+
+
+def photometry_fits(folder: Path, config: dict, dz: tuple[float, float], cores: int) -> Path:
+    """The folder of the field's grism + photometry fits made with the grid ``dz``."""
     from wfsssim import grismconf
 
     filters = config["zfit"]["photometry"]["filters"] or grismconf.write_throughputs(
         folder / "synthetic" / "filters"
     )
     base = zfit.ZfitSettings.from_config(config["zfit"])
-    settings = dataclasses.replace(base, photometry=True,
+    settings = dataclasses.replace(base, dz=dz, photometry=True,
                                    phot_filters=tuple(sorted(filters.items())))  # fmt: skip
+    return refit(folder, config, settings, f"Redshifts-phot-dz{dz[0]:g}", cores)
+
+
+def refit(folder: Path, config: dict, settings: zfit.ZfitSettings, name: str, cores: int) -> Path:
+    """The field's extracted sources fitted again with ``settings`` into ``folder/name`` (reused
+    when it already holds a fit with the same grid)."""
+    out = folder / name
+    if fitted_with(out, settings.dz):
+        return out
     products = folder / "FIELDS" / FIELD
-    print(f"{folder.name}: fitting with photometry into {out}", flush=True)
+    print(f"{folder.name}: fitting into {out}", flush=True)
     zfit.fit_field(
         FIELD, products / "Extractions" / f"{FIELD}_extract.ecsv", out, settings,
-        GrizliSettings.from_config(config), phot_catalog=products / "Mosaic" / f"{FIELD}_phot.fits",
-        threads=cores, log_path=folder / "zfit-phot.log",
+        GrizliSettings.from_config(config),
+        phot_catalog=products / "Mosaic" / f"{FIELD}_phot.fits" if settings.photometry else None,
+        threads=cores, log_path=folder / f"zfit-{name}.log",
     )  # fmt: skip
     return out
 
@@ -172,6 +200,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     parser.add_argument("--ngroups", type=int, default=8)
     parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--dz", type=float, nargs=2, metavar=("COARSE", "FINE"),
+                        help="the redshift grid's steps (default: zfit.dz of the config)")  # fmt: skip
     parser.add_argument(
         "--coincident-dchi2", type=float, nargs="+", default=[0.0, 25.0, 50.0, 100.0]
     )
@@ -187,9 +217,11 @@ def main() -> None:
         config = workflow_config(folder)
         truth = Table.read(folder / "synthetic" / "truth.ecsv")
         base = zfit.ZfitSettings.from_config(config["zfit"])
-        fitted = {"grism": folder / "FIELDS" / FIELD / "Redshifts"}
+        dz = tuple(args.dz) if args.dz else base.dz
+        base = dataclasses.replace(base, dz=dz)
+        fitted = {"grism": grism_fits(folder, config, dz, args.cores)}
         if not args.no_photometry:
-            fitted["grism+phot"] = fit_with_photometry(folder, config, args.cores)
+            fitted["grism+phot"] = photometry_fits(folder, config, dz, args.cores)
         # The flag before issue 19's rules: no coincident-lines rule, and a z_range wider than
         # the one searched so that no fit is at its edge (the range only enters the flag there).
         before = dataclasses.replace(base, coincident_dchi2=0.0, z_range=(-1.0, 99.0))
@@ -225,7 +257,7 @@ def main() -> None:
                     "flag": str(row["flag"]),
                     "flag_reason": str(source["flag_reason"]) if source is not None else "",
                 })  # fmt: skip
-    print(f"\nall seeds ({', '.join(map(str, args.seeds))}):")
+    print(f"\nall seeds ({', '.join(map(str, args.seeds))}), zfit.dz {list(dz)}:")
     for name, total in totals.items():
         print(f"{name:>33}: completeness {rate(total['recovered'], total['with_line'])}, "
               f"purity of good {rate(total['good_right'], total['good'])} "

@@ -85,7 +85,7 @@ class ZfitSettings:
     """``zfit`` in config/config.yaml (documented in config/README.md)."""
 
     z_range: tuple[float, float] = (0.1, 3.4)
-    dz: tuple[float, float] = (0.01, 0.0005)
+    dz: tuple[float, float] = (0.004, 0.0005)
     search_templates: str = "physical lines"
     fwhm_kms: float = 1200.0
     line_maps: bool = False
@@ -93,7 +93,7 @@ class ZfitSettings:
     min_line_sn: float = 5.0
     ambiguous_dchi2: float = 9.0
     alternative_dz: float = 0.05
-    coincident_dchi2: float = 50.0
+    coincident_dchi2: float = 25.0
     photometry: bool = False
     phot_aperture_arcsec: float = 1.0
     phot_sys_err: float = 0.05
