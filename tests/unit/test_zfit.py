@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import yaml
 from astropy import units as u
 from astropy.io import fits
 from astropy.table import Table
+from support import ROOT
 
 from wfsspipe.zfit import (
     LINES,
@@ -201,3 +203,10 @@ def test_one_line_read_as_another_past_the_one_line_threshold_is_ambiguous():
     assert assess(record, 14.2, settings) == (
         1, "ambiguous", "one line; z = 2.405 reads it as another line (Ha as Hb; dchi2 20.0)"
     )  # fmt: skip
+
+
+def test_settings_defaults_are_the_config_defaults():
+    """``ZfitSettings()`` (what tests and benchmarks build without a config) is
+    config/config.yaml's ``zfit`` section: a default changed in one place only fails here."""
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["zfit"]
+    assert ZfitSettings.from_config(config) == ZfitSettings()
