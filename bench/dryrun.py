@@ -2,7 +2,7 @@
 """Time `snakemake -n` over a generated table of many fields and exposures.
 
     .venv/bin/python bench/dryrun.py [--fields 300] [--per-field 20] [--repeat 3] [--profile OUT]
-                                     [--workflow DIR]
+                                     [--workflow DIR | --floor]
 
 The table is made by `make_table` (a valid fields.csv: real-looking names, URIs and footprints),
 so the benchmark measures the workflow's start-up and DAG building, not computeFields. Each run
@@ -10,6 +10,11 @@ is timed under `/usr/bin/time -v` (wall and peak RSS of the snakemake process). 
 runs it once more under cProfile and writes the statistics to OUT (read them with pstats).
 `--workflow DIR` times another checkout of the workflow (e.g. `git archive HEAD` unpacked in a
 temporary folder) with this environment, for a before/after comparison on the same machine load.
+`--floor` times instead a bare Snakefile (`FLOOR_SNAKEFILE`) with the workflow's job graph over
+the same table: a download and a Stage 1 job per exposure, the per-field rules as a chain of
+`PER_FIELD_RULES` jobs (the first asks for the field's UNCALs, the second for its RATEs, each
+once), a final target; `shell:` rules with no log, benchmark, conda, params or resources. It is
+what Snakemake itself costs for that many jobs, the least any version of the workflow can take.
 """
 
 from __future__ import annotations
@@ -26,6 +31,54 @@ from pathlib import Path
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
+# The per-field jobs of the workflow's dry run (crds_sync, preprocess, mosaic_filter,
+# summary_visits, mosaic, contam, extract, zfit, provenance, webmap, field_summary).
+PER_FIELD_RULES = 11
+FLOOR_SNAKEFILE = """
+import pandas as pd
+
+EXPOSURES = {f: list(g.obs_id) for f, g in pd.read_csv(config["fields_csv"]).groupby("field")}
+OUT = config["fields_dir"]
+
+
+rule all:
+    input:
+        [f"{OUT}/{field}/step%(last)d" for field in EXPOSURES],
+
+
+rule download:
+    output:
+        f"{OUT}/{{field}}/UNCAL/{{exposure}}_uncal.fits",
+    shell:
+        "touch {output}"
+
+
+rule stage1:
+    input:
+        f"{OUT}/{{field}}/UNCAL/{{exposure}}_uncal.fits",
+    output:
+        f"{OUT}/{{field}}/RATE/{{exposure}}_rate.fits",
+    shell:
+        "touch {output}"
+
+
+def field_files(kind):
+    return lambda w: [f"{OUT}/{w.field}/{kind}/{e}_{kind.lower()}.fits" for e in EXPOSURES[w.field]]
+
+
+for step in range(%(steps)d):
+
+    rule:
+        name:
+            f"step{step}"
+        input:
+            field_files("UNCAL") if step == 0 else field_files("RATE") if step == 1
+            else f"{OUT}/{{field}}/step{step - 1}",
+        output:
+            f"{OUT}/{{field}}/step{step}",
+        shell:
+            "touch {output}"
+""" % {"steps": PER_FIELD_RULES, "last": PER_FIELD_RULES - 1}
 CONSTELLATIONS = ["uma", "vir", "boo", "leo", "cet", "peg", "and", "ari", "tau", "ori"]
 
 
@@ -67,18 +120,25 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--profile", help="write cProfile statistics of one more run here")
     parser.add_argument("--workflow", type=Path, default=ROOT, help="checkout to time")
+    parser.add_argument(
+        "--floor", action="store_true", help="time the bare Snakefile of the same job graph"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         table = Path(folder) / "fields.csv"
         make_table(args.fields, args.per_field).to_csv(table, index=False)
+        snakefile = args.workflow / "workflow" / "Snakefile"
+        if args.floor:
+            snakefile = Path(folder) / "Snakefile"
+            snakefile.write_text(FLOOR_SNAKEFILE)
         command = [
             str(Path(sys.executable).parent / "snakemake"),
             "-n",
             "-q",
             "--snakefile",
-            str(args.workflow / "workflow" / "Snakefile"),
+            str(snakefile),
             "--directory",
-            str(args.workflow),
+            str(snakefile.parent if args.floor else args.workflow),
             "--config",
             f"fields_csv={table}",
             f"fields_dir={folder}/FIELDS",
