@@ -43,7 +43,7 @@ OUT = config["fields_dir"]
 
 rule all:
     input:
-        [f"{OUT}/{field}/step%(last)d" for field in EXPOSURES],
+        [f"{OUT}/{field}/step@LAST@" for field in EXPOSURES],
 
 
 rule download:
@@ -66,7 +66,7 @@ def field_files(kind):
     return lambda w: [f"{OUT}/{w.field}/{kind}/{e}_{kind.lower()}.fits" for e in EXPOSURES[w.field]]
 
 
-for step in range(%(steps)d):
+for step in range(@STEPS@):
 
     rule:
         name:
@@ -78,7 +78,7 @@ for step in range(%(steps)d):
             f"{OUT}/{{field}}/step{step}",
         shell:
             "touch {output}"
-""" % {"steps": PER_FIELD_RULES, "last": PER_FIELD_RULES - 1}
+""".replace("@STEPS@", str(PER_FIELD_RULES)).replace("@LAST@", str(PER_FIELD_RULES - 1))
 CONSTELLATIONS = ["uma", "vir", "boo", "leo", "cet", "peg", "and", "ari", "tau", "ori"]
 
 
