@@ -39,11 +39,12 @@ import pandas as pd
 
 EXPOSURES = {f: list(g.obs_id) for f, g in pd.read_csv(config["fields_csv"]).groupby("field")}
 OUT = config["fields_dir"]
+STEPS = config["per_field_rules"]
 
 
 rule all:
     input:
-        [f"{OUT}/{field}/step@LAST@" for field in EXPOSURES],
+        [f"{OUT}/{field}/step{STEPS - 1}" for field in EXPOSURES],
 
 
 rule download:
@@ -62,23 +63,29 @@ rule stage1:
         "touch {output}"
 
 
-def field_files(kind):
-    return lambda w: [f"{OUT}/{w.field}/{kind}/{e}_{kind.lower()}.fits" for e in EXPOSURES[w.field]]
+# Step 0 asks for the field's UNCALs, step 1 for its RATEs; every step after 0 for the one before.
+def step_inputs(step):
+    kind = {0: "UNCAL", 1: "RATE"}.get(step)
+
+    def inputs(w):
+        files = [f"{OUT}/{w.field}/{kind}/{e}_{kind.lower()}.fits" for e in EXPOSURES[w.field]] if kind else []
+        return files + ([f"{OUT}/{w.field}/step{step - 1}"] if step else [])
+
+    return inputs
 
 
-for step in range(@STEPS@):
+for step in range(STEPS):
 
     rule:
         name:
             f"step{step}"
         input:
-            field_files("UNCAL") if step == 0 else field_files("RATE") if step == 1
-            else f"{OUT}/{{field}}/step{step - 1}",
+            step_inputs(step),
         output:
             f"{OUT}/{{field}}/step{step}",
         shell:
             "touch {output}"
-""".replace("@STEPS@", str(PER_FIELD_RULES)).replace("@LAST@", str(PER_FIELD_RULES - 1))
+"""
 CONSTELLATIONS = ["uma", "vir", "boo", "leo", "cet", "peg", "and", "ari", "tau", "ori"]
 
 
@@ -142,6 +149,7 @@ def main() -> None:
             "--config",
             f"fields_csv={table}",
             f"fields_dir={folder}/FIELDS",
+            *([f"per_field_rules={PER_FIELD_RULES}"] if args.floor else []),
         ]
         times, peaks, cpus = [], [], []
         for _ in range(args.repeat):
