@@ -109,11 +109,20 @@ def workflow_config(workdir: Path) -> dict:
     return merge(config, yaml.safe_load((workdir / "config.yaml").read_text()))
 
 
-def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Snakemake on a folder made by :func:`make_workdir` (2 cores, the token set)."""
+def snakemake(
+    workdir: Path,
+    *args: str,
+    check: bool = True,
+    python: Path | None = None,
+    configfiles: tuple[Path, ...] = (),
+) -> subprocess.CompletedProcess:
+    """Snakemake on a folder made by :func:`make_workdir` (2 cores, the token set); ``python``:
+    run it as ``python -m snakemake``; ``configfiles``: merged over the folder's config."""
     command = [
-        SNAKEMAKE, "--snakefile", ROOT / "workflow/Snakefile", "--directory", workdir,
-        "--configfile", ROOT / "config/config.yaml", workdir / "config.yaml", "--cores", "2", *args,
+        *([python, "-m", "snakemake"] if python else [SNAKEMAKE]),
+        "--snakefile", ROOT / "workflow/Snakefile", "--directory", workdir,
+        "--configfile", ROOT / "config/config.yaml", workdir / "config.yaml", *configfiles,
+        "--cores", "2", *args,
     ]  # fmt: skip
     env = dict(os.environ, **{TEST_TOKEN_ENV: TEST_TOKEN})
     result = subprocess.run([str(c) for c in command], capture_output=True, text=True, env=env)

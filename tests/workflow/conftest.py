@@ -21,9 +21,12 @@ __all__ = [
 ]
 
 
-def planned_jobs(workdir: Path, *targets: str, flags: tuple[str, ...] = ()) -> dict[str, int]:
-    """Jobs a dry run would run, by rule (``flags``: more Snakemake options, e.g. -R zfit)."""
-    output = snakemake(workdir, "-n", "--quiet", "rules", *flags, "--", *targets).stdout
+def planned_jobs(
+    workdir: Path, *targets: str, flags: tuple[str, ...] = (), **how
+) -> dict[str, int]:
+    """Jobs a dry run would run, by rule (``flags``: more Snakemake options, e.g. -R zfit;
+    ``how``: :func:`support.snakemake`'s python and configfiles)."""
+    output = snakemake(workdir, "-n", "--quiet", "rules", *flags, "--", *targets, **how).stdout
     jobs = {}
     for line in output.splitlines():
         words = line.split()

@@ -1,6 +1,7 @@
 # The config check, the fields table, the product layout, wildcard constraints, what several
 # stages share, and the final target. Each stage's own input, param and resource functions are
 # in its rule file (download.smk, stage1.smk, ...).
+import gc
 import os
 import sys
 from functools import cache
@@ -18,6 +19,7 @@ from wfsspipe.layout import EXPOSURE_PATTERN, FIELD_PATTERN, Layout
 from wfsspipe.layout import absolute_prefix_pattern, rule_fields_dir
 from wfsspipe.mosaic import mosaic_megapixels
 from wfsspipe.resources import FieldFacts, field_facts, grow, mosaic_area_arcmin2
+from wfsspipe.shell_job import JsonParam, Program
 
 # The config before anything reads it (the Snakefile's validation): one short line per bad key,
 # with a "did you mean", instead of jsonschema's dump of the schema.
@@ -25,6 +27,11 @@ try:
     check_config(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml")
 except ConfigError as error:
     raise WorkflowError(str(error)) from None
+
+# The Python of a `shell:` rule's Program (download and stage1, see wfsspipe.shell_job): the
+# job's environment's under --sdm conda or apptainer (as for `script:`), else this one.
+PYTHON = "python" if workflow.deployment_settings.deployment_method else sys.executable
+SCRIPTS = Path(workflow.basedir) / "scripts"
 
 # Relative to the working folder when inside it: products are targets by relative path, and by
 # absolute path through the {root} wildcard that starts every output (see product()).
@@ -43,6 +50,15 @@ except FieldTableMissing as error:
 except FieldTableError as error:
     raise WorkflowError(str(error)) from None
 
+
+# Snakemake builds a survey's DAG from millions of long-lived objects (jobs, files), and
+# Python's cyclic garbage collector, at its default thresholds, scans them all again and again
+# as they grow: a quarter of a dry run over 6,800 exposures (bench/RESULTS.md). What this parse
+# made (modules, the table) lives for the whole run, so the collector skips it (freeze), and a
+# collection starts every 10,000 new objects instead of 700. It still finds every cycle; the
+# dry run's peak memory did not change.
+gc.freeze()
+gc.set_threshold(10_000, 10, 10)
 
 # Per-field counts and sizes for the resource and input functions, from the table in one pass:
 # they run for every job at every start, so they look up, never filter the table.
@@ -124,9 +140,8 @@ def crds_settings():
     return job_environment(config["crds"]["path"], config["crds"]["context"])
 
 
-def crds_ready(wildcards):
-    """What a job needs before CRDS can answer offline: the field's sync, when syncing is on."""
-    return [LAYOUT.crds_record(wildcards.field)] if config["crds"]["sync"] else []
+# What a job needs before CRDS can answer offline: the field's sync, when syncing is on.
+CRDS_READY = [LAYOUT.crds_record("{field}")] if config["crds"]["sync"] else []
 
 
 def grizli_job_params(*sections):
@@ -196,6 +211,7 @@ def all_targets(wildcards=None):
     function, so a missing fields table stops the run, not the parsing)."""
     require_fields()
     stages = {field: field_stage_products(field) for field in FIELDS.fields}
+    # The RATE files too (preprocess asks for them as well): a deleted one is made again.
     targets = [rate for products in stages.values() for rate in products["stage1"]]
     for field, products in stages.items():
         targets += [

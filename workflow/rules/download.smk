@@ -23,9 +23,15 @@ rule download:
         runtime=60,
         mast_downloads=1,  # cap parallel downloads with --resources mast_downloads=N
     params:
-        # What the product is. Where and how it is fetched (download.archive_url, retries, ...)
-        # the script reads from the config: a new archive address must not redo downloads.
+        # What the product is: a change reruns the job. The program reads both from the table
+        # (no table text on a command line).
         uri=data_uri,
         size=expected_size,
-    script:
-        "../scripts/download.py"
+        # python scripts/download.py, the table, the config's download section (archive_url,
+        # retries, ...): not a rerun trigger, a new archive must not redo downloads.
+        program=DOWNLOAD_PROGRAM,
+    # A program, not `script:`: Snakemake reads a script's source for every job of a DAG
+    # (wfsspipe.shell_job). Editing this command line reruns every download.
+    shell:
+        "{params.program} --field {wildcards.field} --exposure {wildcards.exposure}"
+        " --output {output:q} --log {log:q}"

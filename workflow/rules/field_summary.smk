@@ -25,5 +25,6 @@ rule field_summary:
     params:
         field_dir=field_folder,
         title=field_summary_title,
+        rates=field_summary_rates,
     script:
         "../scripts/field_summary.py"

@@ -9,7 +9,7 @@ include: "inputs/preprocess.smk"
 rule preprocess:
     input:
         rates=field_rate_inputs,
-        crds=crds_ready,
+        crds=CRDS_READY,
         grizli_config=ancient(GRIZLI_MANIFEST),  # its presence; a rebuild remakes nothing
     output:
         visits=product(LAYOUT.visits_table()),

@@ -24,5 +24,6 @@ rule provenance:
         disk_mb=inputs_disk_mb,  # inputs' size: stat, no size query
     params:
         config=config,
+        rates=provenance_rates,
     script:
         "../scripts/provenance.py"

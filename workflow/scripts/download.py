@@ -1,20 +1,30 @@
-"""Snakemake script of rule download: fetch and verify one UNCAL product."""
+"""Rule download: fetch and verify one UNCAL product.
+
+A `shell:` rule's program (see wfsspipe.shell_job): `download.py --field F --exposure E --table
+CSV --output UNCAL --log LOG --param site=JSON`. What to fetch (the dataURI and size) comes from
+the exposure's row of the fields table, how (archive_url, retries, ...) from the config's
+download section (the site parameter).
+"""
 
 import os
+import sys
 from pathlib import Path
 
 from wfsspipe.download import DownloadError, DownloadSpec, fetch
+from wfsspipe.fieldtable import FieldTableError, load_field_table
 from wfsspipe.logs import milestone, rule_job
+from wfsspipe.shell_job import parse_job
 
-snakemake = globals()["snakemake"]  # injected by Snakemake
+job = parse_job(sys.argv[1:], "download")
 
-with rule_job(snakemake, DownloadError) as log:
-    params = snakemake.params
-    site = snakemake.config["download"]  # transport settings: not params (see the rule)
+with rule_job(job, DownloadError, FieldTableError) as log:
+    field, exposure = job.wildcards.field, job.wildcards.exposure
+    table = load_field_table(job.table)
+    site = job.params.site  # transport settings: not the rule's params (see the rule)
     spec = DownloadSpec(
-        uri=params.uri,
-        output=Path(snakemake.output[0]),
-        expected_size=params.size,
+        uri=table.row(field, exposure)["dataURI"],
+        output=Path(job.output[0]),
+        expected_size=table.expected_size(field, exposure),
         archive_url=site["archive_url"],
         token=os.environ.get(site["token_env"]) or None,
         retries=site["retries"],

@@ -7,7 +7,9 @@ from wfsspipe.field_summary import FieldSummaryError, write_summary  # noqa: E40
 from wfsspipe.logs import job_logging  # noqa: E402
 
 with job_logging(snakemake.log[0], snakemake.rule, snakemake.wildcards) as log:
-    products = {stage: list(paths) for stage, paths in snakemake.input.items()}
+    # The RATE files are params, not inputs, of the summaries of later stages (see the rule).
+    products = {"stage1": list(snakemake.params.rates)} if snakemake.params.rates else {}
+    products |= {stage: list(paths) for stage, paths in snakemake.input.items()}
     try:
         write_summary(
             snakemake.output[0],

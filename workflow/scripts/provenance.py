@@ -10,7 +10,7 @@ with job_logging(snakemake.log[0], snakemake.rule, snakemake.wildcards) as log:
         snakemake.wildcards.field,
         dict(snakemake.params.config),
         snakemake.input.fields_csv,
-        list(snakemake.input.rates),
+        list(snakemake.params.rates),
         snakemake.input.results[0],
         snakemake.input.visits,
     )

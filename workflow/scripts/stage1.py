@@ -1,23 +1,31 @@
-"""Snakemake script of rule stage1: UNCAL -> RATE (jwst Detector1 + columnjump)."""
+"""Rule stage1: UNCAL -> RATE (jwst Detector1 + columnjump).
+
+A `shell:` rule's program (see wfsspipe.shell_job): `stage1.py --field F --exposure E --input
+UNCAL --output RATE --log LOG --threads N --param crds=JSON --param settings=JSON` (the
+rule's params).
+"""
 
 import os
+import sys
 
-snakemake = globals()["snakemake"]  # injected by Snakemake
+from wfsspipe.shell_job import parse_job
+
+job = parse_job(sys.argv[1:], "stage1")
 
 # Before jwst or crds are imported: the pinned context and the local cache, never the network;
 # one BLAS thread per job (parallelism comes from running jobs side by side).
-os.environ.update(snakemake.params.crds)
+os.environ.update(job.params.crds)
 for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[variable] = str(snakemake.threads)
+    os.environ[variable] = str(job.threads)
 
 from wfsspipe.logs import milestone, rule_job  # noqa: E402
 from wfsspipe.stage1_job import Stage1Error, Stage1Settings, run_stage1  # noqa: E402
 
-with rule_job(snakemake, Stage1Error, stpipe=True) as log:
+with rule_job(job, Stage1Error, stpipe=True) as log:
     result = run_stage1(
-        snakemake.input[0],
-        snakemake.output[0],
-        Stage1Settings.from_config(snakemake.params.settings),
+        job.input[0],
+        job.output[0],
+        Stage1Settings.from_config(job.params.settings),
     )
     milestone(
         log,

@@ -1,5 +1,9 @@
 # download: the input, param and resource functions of workflow/rules/download.smk.
-import pandas as pd
+# The program, the table it reads the exposure's row from, and where and how to fetch (the
+# config's download section): none of them reruns a download.
+DOWNLOAD_PROGRAM = Program(
+    PYTHON, SCRIPTS / "download.py", "--table", FIELDS.path, site=config["download"]
+)
 
 
 def exposure_row(wildcards):
@@ -17,5 +21,5 @@ def data_uri(wildcards):
 
 def expected_size(wildcards):
     """The table's size of the UNCAL in bytes (None: unknown)."""
-    size = exposure_row(wildcards)["size"]
-    return None if size is None or pd.isna(size) else int(size)
+    exposure_row(wildcards)  # a clear error for anything not in the table
+    return FIELDS.expected_size(wildcards.field, wildcards.exposure)

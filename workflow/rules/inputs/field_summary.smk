@@ -12,12 +12,27 @@ wildcard_constraints:
     summary="|".join(FIELD_SUMMARIES),
 
 
-def field_summary_inputs(wildcards):
+def summary_products(wildcards):
     """The products of the summary's stages, by stage (a clear error for an unknown field)."""
     field_rate_inputs(wildcards)
     products = field_stage_products(wildcards.field)
     stages = FIELD_SUMMARIES[wildcards.summary][1]
     return {stage: products[stage] for stage in stages if stage in products}
+
+
+def field_summary_inputs(wildcards):
+    """The summary's products by stage; the RATE files only for the Stage 1 summary: a later
+    stage's products imply them, and each request of every RATE file costs a survey's dry run
+    time and memory (bench/RESULTS.md)."""
+    products = summary_products(wildcards)
+    if len(products) == 1:
+        return products
+    return {stage: paths for stage, paths in products.items() if stage != "stage1"}
+
+
+def field_summary_rates(wildcards):
+    """The RATE files the summary lists (params: inputs only of the Stage 1 summary)."""
+    return summary_products(wildcards).get("stage1", [])
 
 
 def field_summary_title(wildcards):

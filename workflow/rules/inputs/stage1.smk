@@ -3,6 +3,8 @@ from wfsspipe.crds_sync import stage1_reference_mb
 from wfsspipe.resources import DEFAULT_UNCAL_MB
 from wfsspipe.resources import stage1_mem_mb as _stage1_mem_mb
 
+STAGE1_PROGRAM = Program(PYTHON, SCRIPTS / "stage1.py")
+
 
 def uncal_mb(wildcards, input=None):
     """Size of the UNCAL in MB: the file when it is there, else the table's size, else unknown."""

@@ -62,6 +62,11 @@ class FieldTable:
             )
         return row
 
+    def expected_size(self, field: str, exposure: str) -> int | None:
+        """The UNCAL's size in bytes from the table (None: the table does not say)."""
+        size = self.row(field, exposure)["size"]
+        return None if size is None or pd.isna(size) else int(size)
+
     @classmethod
     def empty(cls, path: str | Path) -> FieldTable:
         """A table with no rows (the columns of the schema), standing in for a missing one."""
