@@ -66,6 +66,30 @@ def test_rates_recover_the_injected_count_rates(built, synthetic_field):
         assert header["R_DARK"].startswith("crds://")
 
 
+def test_another_python_or_archive_address_reruns_no_download_or_stage1(built):
+    """download and stage1 are shell: rules whose command lines start with this environment's
+    Python, the script and the archive's address (wfsspipe.shell_job.Program): none of them is
+    a rerun trigger, unlike the rules' params (a new Stage 1 setting reruns every exposure)."""
+    venv = Path(sys.executable).parent
+    shebang = (venv / "snakemake").read_text().splitlines()[0].removeprefix("#!")
+    python = next(venv / name for name in ("python3", "python") if str(venv / name) != shebang)
+    before = planned_jobs(built)  # {} on the session build; the comparisons hold either way
+    assert planned_jobs(built, python=python) == before
+    assert "stage1" not in before and "download" not in before
+    moved = built / "moved-archive.yaml"
+    moved.write_text(
+        yaml.safe_dump({"download": {"archive_url": "http://127.0.0.1:9/moved", "retries": 1}})
+    )
+    # Only the provenance record, which holds the whole config, and what lists it.
+    planned = planned_jobs(built, python=python, configfiles=(moved,))
+    assert set(planned) - set(before) <= {"provenance", "field_summary", "all"}
+    assert "provenance" in planned and "stage1" not in planned and "download" not in planned
+    changed = built / "changed-stage1.yaml"
+    changed.write_text(yaml.safe_dump({"stage1": {"jump": {"rejection_threshold": 4.5}}}))
+    planned = planned_jobs(built, configfiles=(changed,))
+    assert planned["stage1"] == len(exposures(built)) and "download" not in planned
+
+
 def test_rerun_does_nothing_and_a_deleted_rate_alone_is_rebuilt(built):
     assert planned_jobs(built) == {}
     row = exposures(built)[1]
@@ -80,27 +104,6 @@ def test_rerun_does_nothing_and_a_deleted_rate_alone_is_rebuilt(built):
     snakemake(built, str(rate))
     assert rate.exists()
     assert {p: p.stat().st_mtime_ns for p in others} == others
-
-
-def test_another_python_or_archive_address_reruns_no_download_or_stage1(built):
-    """download and stage1 are shell: rules whose command lines start with this environment's
-    Python, the script and the archive's address (wfsspipe.shell_job.Program): none of them is
-    a rerun trigger, unlike the rules' params (a new Stage 1 setting reruns every exposure)."""
-    venv = Path(sys.executable).parent
-    shebang = (venv / "snakemake").read_text().splitlines()[0].removeprefix("#!")
-    python = next(venv / name for name in ("python3", "python") if str(venv / name) != shebang)
-    assert planned_jobs(built, python=python) == {}
-    moved = built / "moved-archive.yaml"
-    moved.write_text(
-        yaml.safe_dump({"download": {"archive_url": "http://127.0.0.1:9/moved", "retries": 1}})
-    )
-    # Only the provenance record, which holds the whole config, and what lists it.
-    planned = planned_jobs(built, python=python, configfiles=(moved,))
-    assert planned and set(planned) <= {"provenance", "field_summary", "all"}
-    changed = built / "changed-stage1.yaml"
-    changed.write_text(yaml.safe_dump({"stage1": {"jump": {"rejection_threshold": 4.5}}}))
-    planned = planned_jobs(built, configfiles=(changed,))
-    assert planned["stage1"] == len(exposures(built)) and "download" not in planned
 
 
 def test_one_exposure_target_and_unknown_field(built):
