@@ -14,7 +14,7 @@ from support import ROOT, SNAKEMAKE, workflow_config
 
 from wfsspipe.crds_sync import job_environment
 from wfsspipe.layout import Layout
-from wfsspipe.shell_job import JsonParam, Program, parse_job
+from wfsspipe.shell_job import JsonParam, Program, job_python, parse_job
 
 TABLE = ROOT / "tests/data/fields-lint.csv"
 FIELD, EXPOSURE = "vir-00", "jw01571001001_02101_00001_nis"
@@ -128,3 +128,13 @@ def test_json_params_record_as_their_dicts_and_programs_not_at_all():
     serialize = PersistenceBase._serialize_param_builtin  # what the params trigger records
     assert serialize(None, JsonParam(settings)) == repr(settings)
     assert serialize(None, program) is UNREPRESENTABLE
+
+
+def test_the_job_python_follows_snakemakes_software_deployment():
+    from snakemake.settings.types import DeploymentMethod as Method
+
+    here = "/venv/bin/python"
+    assert job_python(frozenset(), here) == here
+    assert job_python({Method.CONDA}, here) == job_python({Method.APPTAINER}, here) == "python"
+    assert job_python({Method.CONDA, Method.ENV_MODULES}, here) == "python"
+    assert job_python({Method.ENV_MODULES}, here) == here  # no rule names a module

@@ -19,7 +19,7 @@ from wfsspipe.layout import EXPOSURE_PATTERN, FIELD_PATTERN, Layout
 from wfsspipe.layout import absolute_prefix_pattern, rule_fields_dir
 from wfsspipe.mosaic import mosaic_megapixels
 from wfsspipe.resources import FieldFacts, field_facts, grow, mosaic_area_arcmin2
-from wfsspipe.shell_job import JsonParam, Program
+from wfsspipe.shell_job import JsonParam, Program, job_python
 
 # The config before anything reads it (the Snakefile's validation): one short line per bad key,
 # with a "did you mean", instead of jsonschema's dump of the schema.
@@ -30,7 +30,7 @@ except ConfigError as error:
 
 # The Python of a `shell:` rule's Program (download and stage1, see wfsspipe.shell_job): the
 # job's environment's under --sdm conda or apptainer (as for `script:`), else this one.
-PYTHON = "python" if workflow.deployment_settings.deployment_method else sys.executable
+PYTHON = job_python(workflow.deployment_settings.deployment_method, sys.executable)
 SCRIPTS = Path(workflow.basedir) / "scripts"
 
 # Relative to the working folder when inside it: products are targets by relative path, and by

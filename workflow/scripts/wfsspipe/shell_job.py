@@ -20,6 +20,7 @@ import argparse
 import json
 import re
 import shlex
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -28,6 +29,15 @@ from typing import Any
 from wfsspipe.layout import EXPOSURE_PATTERN, FIELD_PATTERN
 
 WILDCARD_PATTERNS = {"field": FIELD_PATTERN, "exposure": EXPOSURE_PATTERN}
+
+
+def job_python(deployment_methods: Iterable[Any], executable: str) -> str:
+    """The Python a rule's Program runs: ``python`` of the job's environment under Snakemake's
+    ``--sdm conda`` or ``apptainer`` (as a ``script:`` job would), else ``executable`` (the
+    one running Snakemake). The rules name no env modules, so ``--sdm env-modules`` alone
+    leaves ``executable``, as it does for ``script:``."""
+    names = {getattr(method, "name", str(method)).upper() for method in deployment_methods}
+    return "python" if names & {"CONDA", "APPTAINER"} else executable
 
 
 class JsonParam(dict):
@@ -43,8 +53,8 @@ class Program:
     what (``--table``, the archive's address), shell-quoted when formatted (``{params.program}``).
 
     Not a builtin type, so Snakemake's params trigger leaves it out: another Python, a moved
-    checkout or a new archive address reruns no job (a dict or string param would rerun every
-    exposure). ``words`` are joined with ``shlex.join``; JSON options come from ``json_options``.
+    checkout or a new archive address reruns no download or Stage 1 job (a dict or string param
+    would rerun every exposure). ``words`` are joined with ``shlex.join``; JSON options come from ``json_options``.
     """
 
     def __init__(self, python: str, script: str | Path, *options: str, **json_options: Any):
