@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import json
 import shlex
-import subprocess
 
 import pytest
 import yaml
-from support import ROOT, SNAKEMAKE, workflow_config
+from support import ROOT, snakemake, workflow_config
 
 from wfsspipe.crds_sync import job_environment
 from wfsspipe.layout import Layout
@@ -24,11 +23,7 @@ def planned_commands(folder, **config) -> dict[str, list[str]]:
     """{rule: argv} of the shell commands a dry run plans for one RATE file."""
     (folder / "config.yaml").write_text(yaml.safe_dump({"fields_csv": str(TABLE), **config}))
     target = Layout("FIELDS").rate(FIELD, EXPOSURE)
-    command = [SNAKEMAKE, "-n", "-p", "--quiet", "host", "--cores", "1",
-               "--snakefile", ROOT / "workflow/Snakefile", "--directory", folder,
-               "--configfile", ROOT / "config/config.yaml", folder / "config.yaml", "--", target]  # fmt: skip
-    result = subprocess.run([str(c) for c in command], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = snakemake(folder, "-n", "-p", "--quiet", "host", "--", target)
     commands = {}
     for line in (result.stdout + result.stderr).splitlines():
         if line.startswith("Shell command: ") and line != "Shell command: None":  # None: script:

@@ -11,20 +11,19 @@ import sys
 from pathlib import Path
 
 from wfsspipe.download import DownloadError, DownloadSpec, fetch
-from wfsspipe.fieldtable import FieldTableError, load_field_table
+from wfsspipe.fieldtable import FieldTableError, load_field_table, uncal_size
 from wfsspipe.logs import milestone, rule_job
 from wfsspipe.shell_job import parse_job
 
 job = parse_job(sys.argv[1:], "download")
 
 with rule_job(job, DownloadError, FieldTableError) as log:
-    field, exposure = job.wildcards.field, job.wildcards.exposure
-    table = load_field_table(job.table)
+    row = load_field_table(job.table).row(job.wildcards.field, job.wildcards.exposure)
     site = job.params.site  # transport settings: not the rule's params (see the rule)
     spec = DownloadSpec(
-        uri=table.row(field, exposure)["dataURI"],
+        uri=row["dataURI"],
         output=Path(job.output[0]),
-        expected_size=table.expected_size(field, exposure),
+        expected_size=uncal_size(row),
         archive_url=site["archive_url"],
         token=os.environ.get(site["token_env"]) or None,
         retries=site["retries"],

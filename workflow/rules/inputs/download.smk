@@ -1,4 +1,6 @@
 # download: the input, param and resource functions of workflow/rules/download.smk.
+from wfsspipe.fieldtable import uncal_size
+
 # The program, the table it reads the exposure's row from, and where and how to fetch (the
 # config's download section): none of them reruns a download.
 DOWNLOAD_PROGRAM = Program(
@@ -21,5 +23,4 @@ def data_uri(wildcards):
 
 def expected_size(wildcards):
     """The table's size of the UNCAL in bytes (None: unknown)."""
-    exposure_row(wildcards)  # a clear error for anything not in the table
-    return FIELDS.expected_size(wildcards.field, wildcards.exposure)
+    return uncal_size(exposure_row(wildcards))

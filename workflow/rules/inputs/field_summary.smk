@@ -25,14 +25,15 @@ def field_summary_inputs(wildcards):
     stage's products imply them, and each request of every RATE file costs a survey's dry run
     time and memory (bench/RESULTS.md)."""
     products = summary_products(wildcards)
-    if len(products) == 1:
+    if set(products) == {"stage1"}:
         return products
     return {stage: paths for stage, paths in products.items() if stage != "stage1"}
 
 
 def field_summary_rates(wildcards):
     """The RATE files the summary lists (params: inputs only of the Stage 1 summary)."""
-    return summary_products(wildcards).get("stage1", [])
+    covers_stage1 = "stage1" in FIELD_SUMMARIES[wildcards.summary][1]
+    return field_rates(wildcards.field) if covers_stage1 else []
 
 
 def field_summary_title(wildcards):

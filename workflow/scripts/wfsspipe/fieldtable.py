@@ -62,11 +62,6 @@ class FieldTable:
             )
         return row
 
-    def expected_size(self, field: str, exposure: str) -> int | None:
-        """The UNCAL's size in bytes from the table (None: the table does not say)."""
-        size = self.row(field, exposure)["size"]
-        return None if size is None or pd.isna(size) else int(size)
-
     @classmethod
     def empty(cls, path: str | Path) -> FieldTable:
         """A table with no rows (the columns of the schema), standing in for a missing one."""
@@ -80,6 +75,12 @@ class FieldTable:
         self._by_field: dict[str, list[str]] = {}
         for exposure, field in zip(self.rows.index, self.rows["field"]):
             self._by_field.setdefault(field, []).append(exposure)
+
+
+def uncal_size(row: dict) -> int | None:
+    """The UNCAL's size in bytes in a row of the table (None: the table does not say)."""
+    size = row["size"]
+    return None if size is None or pd.isna(size) else int(size)
 
 
 def _sample(names: list[str], most: int = 8) -> str:
